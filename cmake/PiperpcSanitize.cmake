@@ -1,0 +1,10 @@
+# PIPERPC_SANITIZE=address builds everything with ASan+UBSan, =thread with TSan.
+if(PIPERPC_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+elseif(PIPERPC_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT PIPERPC_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "PIPERPC_SANITIZE must be empty, 'address' or 'thread', not '${PIPERPC_SANITIZE}'")
+endif()
