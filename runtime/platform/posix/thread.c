@@ -1,0 +1,139 @@
+/* Threads, mutexes, condition variables and clocks on POSIX (pthreads,
+ * CLOCK_MONOTONIC). */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "piperpc/alloc.h"
+#include "platform/platform.h"
+
+uint64_t prpc__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t prpc__now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void prpc__sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
+    /* nanosleep updates ts with the time left when a signal interrupts it. */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+struct thread_start {
+    prpc__thread_fn fn;
+    void *arg;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_start start = *(struct thread_start *)p;
+    prpc_free(p);
+    start.fn(start.arg);
+    return NULL;
+}
+
+prpc_status prpc__thread_start(prpc__thread *t, prpc__thread_fn fn, void *arg)
+{
+    struct thread_start *start = prpc_alloc(sizeof *start);
+    if (start == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    start->fn = fn;
+    start->arg = arg;
+    int rc = pthread_create(&t->id, NULL, thread_main, start);
+    if (rc != 0) {
+        prpc_free(start);
+        return rc == EAGAIN ? PRPC_ERR_NO_MEMORY : PRPC_ERR_INTERNAL;
+    }
+    return PRPC_OK;
+}
+
+void prpc__thread_join(prpc__thread *t)
+{
+    pthread_join(t->id, NULL);
+}
+
+bool prpc__thread_is_self(const prpc__thread *t)
+{
+    return pthread_equal(t->id, pthread_self()) != 0;
+}
+
+void prpc__mutex_init(prpc__mutex *m)
+{
+    pthread_mutex_init(&m->m, NULL);
+}
+
+void prpc__mutex_destroy(prpc__mutex *m)
+{
+    pthread_mutex_destroy(&m->m);
+}
+
+void prpc__mutex_lock(prpc__mutex *m)
+{
+    pthread_mutex_lock(&m->m);
+}
+
+void prpc__mutex_unlock(prpc__mutex *m)
+{
+    pthread_mutex_unlock(&m->m);
+}
+
+void prpc__cond_init(prpc__cond *c)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    /* Deadlines are monotonic so that a wall-clock jump neither fires nor
+     * postpones a timeout. */
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->c, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void prpc__cond_destroy(prpc__cond *c)
+{
+    pthread_cond_destroy(&c->c);
+}
+
+void prpc__cond_signal(prpc__cond *c)
+{
+    pthread_cond_signal(&c->c);
+}
+
+void prpc__cond_broadcast(prpc__cond *c)
+{
+    pthread_cond_broadcast(&c->c);
+}
+
+void prpc__cond_wait(prpc__cond *c, prpc__mutex *m)
+{
+    pthread_cond_wait(&c->c, &m->m);
+}
+
+prpc_status prpc__cond_wait_until(prpc__cond *c, prpc__mutex *m, uint64_t deadline_ms)
+{
+    if (deadline_ms == UINT64_MAX) {
+        pthread_cond_wait(&c->c, &m->m);
+        return PRPC_OK;
+    }
+    if (prpc__now_ms() >= deadline_ms)
+        return PRPC_ERR_TIMEOUT;
+    struct timespec ts = {.tv_sec = (time_t)(deadline_ms / 1000u),
+                          .tv_nsec = (long)(deadline_ms % 1000u) * 1000000L};
+    int rc = pthread_cond_timedwait(&c->c, &m->m, &ts);
+    return rc == ETIMEDOUT ? PRPC_ERR_TIMEOUT : PRPC_OK;
+}
+
+unsigned prpc__cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1u;
+}
