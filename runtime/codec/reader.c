@@ -1,0 +1,201 @@
+/* The streaming reader: splits a byte stream into whole msgpack messages.
+ *
+ * Bytes are appended to one buffer. The scanner (scan.h) runs over each byte
+ * once, as it arrives, so a message fed one byte at a time costs O(n), and a
+ * header that announces more than the size limit fails as soon as it is
+ * complete, before its payload arrives or is buffered. A message handed out
+ * by prpc_reader_next stays in place until the next call on the reader. */
+#include <string.h>
+
+#include "codec/scan.h"
+#include "piperpc/alloc.h"
+#include "piperpc/codec.h"
+
+#define READER_MIN_CAP 4096u
+/* After a message this large has been consumed and nothing is pending, the
+ * buffer is released rather than kept for the connection's lifetime. */
+#define READER_KEEP_CAP ((size_t)256 * 1024)
+
+struct prpc_reader {
+    prpc_limits limits;
+    uint8_t *buf;
+    size_t cap;
+    size_t start;   /* first byte of the message being assembled */
+    size_t scanned; /* bytes before this index have been through the scanner */
+    size_t len;     /* bytes held */
+    size_t ready;   /* length of the complete message at start, 0 if none yet */
+    size_t handed;  /* length of the message last returned, dropped on the next call */
+    prpc_status error;
+    prpc__scan scan;
+};
+
+prpc_reader *prpc_reader_create(const prpc_limits *limits)
+{
+    prpc_reader *r = prpc_alloc(sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->limits = prpc_limits_resolve(limits);
+    r->buf = NULL;
+    r->cap = 0;
+    r->start = r->scanned = r->len = 0;
+    r->ready = r->handed = 0;
+    r->error = PRPC_OK;
+    prpc__scan_init(&r->scan, &r->limits, UINT64_MAX);
+    return r;
+}
+
+void prpc_reader_destroy(prpc_reader *r)
+{
+    if (r == NULL)
+        return;
+    prpc_free(r->buf);
+    prpc_free(r);
+}
+
+/* Runs the scanner over the bytes not yet scanned, up to the end of the
+ * current message. */
+static void absorb(prpc_reader *r)
+{
+    if (r->error != PRPC_OK || r->ready != 0 || r->scanned == r->len)
+        return;
+    size_t used = 0;
+    prpc_status st = prpc__scan_feed(&r->scan, r->buf + r->scanned, r->len - r->scanned, &used);
+    r->scanned += used;
+    if (st != PRPC_OK) {
+        r->error = st;
+        return;
+    }
+    if (r->scan.done)
+        r->ready = r->scanned - r->start;
+}
+
+/* Forgets the message handed out last and starts on the next one. */
+static void drop_handed(prpc_reader *r)
+{
+    if (r->handed == 0)
+        return;
+    r->start += r->handed;
+    r->handed = 0;
+    if (r->start == r->len) {
+        /* Empty: rewind for free, and let go of a buffer that only a rare
+         * large message needed. */
+        r->start = r->scanned = r->len = 0;
+        if (r->cap > READER_KEEP_CAP) {
+            prpc_free(r->buf);
+            r->buf = NULL;
+            r->cap = 0;
+        }
+    }
+    prpc__scan_init(&r->scan, &r->limits, UINT64_MAX);
+    absorb(r);
+}
+
+/* Makes room for n more bytes at the end. Moves the pending bytes to the
+ * front only when that frees at least as much as it copies, and otherwise
+ * grows by doubling, so every byte is copied O(1) times on average. */
+static prpc_status reserve(prpc_reader *r, size_t n)
+{
+    if (n <= r->cap - r->len)
+        return PRPC_OK;
+    size_t pending = r->len - r->start;
+    if (n > SIZE_MAX - pending)
+        return PRPC_ERR_NO_MEMORY;
+    size_t need = pending + n;
+    if (need <= r->cap && r->start >= pending) {
+        memmove(r->buf, r->buf + r->start, pending);
+    } else {
+        size_t cap = r->cap < READER_MIN_CAP ? READER_MIN_CAP : r->cap;
+        while (cap < need)
+            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        uint8_t *nb = prpc_alloc(cap);
+        if (nb == NULL)
+            return PRPC_ERR_NO_MEMORY;
+        if (pending != 0)
+            memcpy(nb, r->buf + r->start, pending);
+        prpc_free(r->buf);
+        r->buf = nb;
+        r->cap = cap;
+    }
+    r->scanned -= r->start;
+    r->len = pending;
+    r->start = 0;
+    return PRPC_OK;
+}
+
+prpc_status prpc_reader_feed(prpc_reader *r, const void *data, size_t len)
+{
+    if (r == NULL || (data == NULL && len != 0))
+        return PRPC_ERR_INVALID_ARG;
+    drop_handed(r);
+    if (r->error != PRPC_OK)
+        return r->error;
+    if (len == 0)
+        return PRPC_OK;
+    prpc_status st = reserve(r, len);
+    if (st != PRPC_OK)
+        return st;
+    memcpy(r->buf + r->len, data, len);
+    r->len += len;
+    absorb(r);
+    return r->error;
+}
+
+prpc_status prpc_reader_buffer(prpc_reader *r, size_t min_size, void **buf, size_t *avail)
+{
+    if (buf != NULL)
+        *buf = NULL;
+    if (avail != NULL)
+        *avail = 0;
+    if (r == NULL || buf == NULL || avail == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    drop_handed(r);
+    if (r->error != PRPC_OK)
+        return r->error;
+    prpc_status st = reserve(r, min_size != 0 ? min_size : READER_MIN_CAP / 2);
+    if (st != PRPC_OK)
+        return st;
+    *buf = r->buf + r->len;
+    *avail = r->cap - r->len;
+    return PRPC_OK;
+}
+
+prpc_status prpc_reader_commit(prpc_reader *r, size_t n)
+{
+    if (r == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    if (r->error != PRPC_OK)
+        return r->error;
+    if (n > r->cap - r->len)
+        return PRPC_ERR_INVALID_ARG;
+    r->len += n;
+    absorb(r);
+    return r->error;
+}
+
+prpc_status prpc_reader_next(prpc_reader *r, const uint8_t **msg, size_t *len)
+{
+    if (msg != NULL)
+        *msg = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (r == NULL || msg == NULL || len == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    drop_handed(r);
+    if (r->ready == 0) {
+        absorb(r);
+        if (r->ready == 0)
+            return r->error;
+    }
+    *msg = r->buf + r->start;
+    *len = r->ready;
+    r->handed = r->ready;
+    r->ready = 0;
+    return PRPC_OK;
+}
+
+size_t prpc_reader_pending(const prpc_reader *r)
+{
+    if (r == NULL)
+        return 0;
+    return r->len - r->start - r->handed - r->ready;
+}
