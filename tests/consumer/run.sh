@@ -48,7 +48,9 @@ logged "$work/cmake-configure.log" "$cmake" -S "$project" -B "$work/cmake-build"
     -DCMAKE_PREFIX_PATH="$prefix" -DEXPECT_PREFIX="$prefix" -DCMAKE_C_COMPILER="$cc" \
     -DCMAKE_BUILD_TYPE=Release
 logged "$work/cmake-build.log" "$cmake" --build "$work/cmake-build"
+echo "-- consumer_shared (find_package, piperpc::piperpc):"
 "$work/cmake-build/consumer_shared" || fail "consumer_shared (CMake, shared library) failed"
+echo "-- consumer_static (find_package, piperpc::piperpc_static):"
 "$work/cmake-build/consumer_static" || fail "consumer_static (CMake, static library) failed"
 
 # The static program must not need libpiperpc.so at run time.
@@ -68,6 +70,7 @@ echo "pkg-config --cflags --libs piperpc: $flags"
 # shellcheck disable=SC2086 # the flags are meant to be split into words
 logged "$work/pc-shared.log" "$cc" -std=c11 -Wall -Wextra -Werror "$project/main.c" $flags \
     -o "$work/pc_shared"
+echo "-- pc_shared (pkg-config piperpc, LD_LIBRARY_PATH):"
 LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$work/pc_shared" ||
     fail "pc_shared (pkg-config piperpc) failed"
 
@@ -76,6 +79,7 @@ echo "pkg-config --cflags --libs piperpc-static: $sflags"
 # shellcheck disable=SC2086
 logged "$work/pc-static.log" "$cc" -std=c11 -Wall -Wextra -Werror -DCONSUMER_EXPECT_STATIC \
     "$project/main.c" $sflags -o "$work/pc_static"
+echo "-- pc_static (pkg-config piperpc-static):"
 "$work/pc_static" || fail "pc_static (pkg-config piperpc-static) failed"
 
 echo "consumer test passed"
