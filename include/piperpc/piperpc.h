@@ -8,5 +8,8 @@
 #include "alloc.h"
 #include "arena.h"
 #include "codec.h"
+#include "service.h"
+#include "client.h"
+#include "server.h"
 
 #endif /* PIPERPC_PIPERPC_H */

@@ -1,0 +1,114 @@
+/* The server's private structures, shared by server.c (registry,
+ * connections, events) and dispatch.c (the dispatcher and the call context).
+ *
+ * Locking: server->mu guards the registry, the connection list and the
+ * counters; conn->mu guards a connection's state, its calls in flight and
+ * their reply state, and its subscriptions. When both are held, server->mu
+ * is taken first. */
+#ifndef PRPC_CORE_SERVER_IMPL_H
+#define PRPC_CORE_SERVER_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "core/server_conn.h"
+#include "platform/platform.h"
+#include "piperpc/server.h"
+
+/* One registered service. */
+typedef struct prpc__service {
+    const prpc_service_desc *desc;
+    const void *ops;
+    void *user;
+} prpc__service;
+
+/* One entry of the method table, sorted by wire name for bsearch. */
+typedef struct prpc__route {
+    const char *wire_name;
+    size_t wire_len;
+    const prpc_method_desc *method;
+    const prpc__service *service; /* NULL for the built-ins */
+} prpc__route;
+
+struct prpc_server {
+    prpc__mutex mu;
+    prpc_server_options opts;   /* resolved: no zero limits */
+    prpc__service **services;   /* (mu) each allocated once, never moved */
+    uint32_t nservices;
+    prpc__route *routes;        /* (mu) sorted by wire name */
+    uint32_t nroutes;
+    prpc_conn *conns;           /* (mu) open connections, doubly linked */
+    uint32_t nconns;
+    bool closing;               /* (mu) prpc_server_destroy has begun */
+    prpc_server_stats stats;    /* (mu) */
+};
+
+struct prpc_conn {
+    prpc__mutex mu;
+    prpc__cond idle;            /* signalled when dispatching drops to 0 */
+    unsigned refs;              /* (mu) */
+    bool open;                  /* (mu) */
+    bool in_list;               /* (server->mu) linked in server->conns */
+    unsigned dispatching;       /* (mu) prpc__conn_receive calls running */
+    prpc_server *server;        /* valid while open or dispatching */
+    const prpc__conn_ops *ops;
+    void *io;
+    prpc_peer peer;
+    char *endpoint;
+    char *peer_sid;             /* owned copy of peer.user_sid */
+    prpc_limits limits;
+    uint32_t max_inflight;
+    uint32_t max_subscriptions;
+    prpc_log_fn log;
+    void *log_user;
+    prpc_log_level log_level;
+    prpc_call *inflight;        /* (mu) calls not yet answered, doubly linked */
+    uint32_t ninflight;         /* (mu) counted against max_inflight */
+    const prpc_event_desc **subs; /* (mu) subscribed events */
+    uint32_t nsubs;
+    prpc_conn *prev, *next;     /* (server->mu) */
+};
+
+struct prpc_call {
+    prpc_conn *conn;            /* holds a reference */
+    const prpc_method_desc *method;
+    const prpc_service_desc *service; /* NULL for built-ins */
+    void *user;
+    prpc_arena *arena;
+    uint32_t msgid;
+    uint32_t nparams;           /* parameters received */
+    bool notification;
+    bool counted;               /* counts against the connection's max_inflight */
+    uint64_t deadline_ms;
+    /* The following are guarded by conn->mu. */
+    unsigned refs;              /* the dispatcher's and, once deferred, the owner's */
+    bool linked;                /* in conn->inflight */
+    bool deferred;
+    bool owner_ref;             /* the deferred owner has not answered yet */
+    bool answered;
+    bool cancelled;
+    bool raised;                /* prpc_call_raise inside the handler */
+    int64_t raise_code;
+    const char *raise_message;  /* in the arena */
+    prpc_call *prev, *next;
+};
+
+/* Marks built-in method descriptors whose parameter count varies. */
+#define PRPC__VARIADIC UINT32_MAX
+
+/* server.c */
+void prpc__conn_log(prpc_conn *conn, prpc_log_level level, const char *fmt, ...)
+    PRPC__PRINTF(3, 4);
+/* Sends one whole message if the connection is open. */
+prpc_status prpc__conn_send(prpc_conn *conn, const uint8_t *data, size_t len);
+/* Finds the route for a wire name; copies it out under the server lock. */
+bool prpc__server_route(prpc_server *server, const char *name, size_t len, prpc__route *out);
+/* Subscribes or unsubscribes a connection to the event with this wire name,
+ * if a registered service declares it. */
+prpc_status prpc__conn_subscribe(prpc_conn *conn, const char *name, size_t len, bool on);
+/* Encodes the registered interfaces for rpc.describe. */
+void prpc__server_describe(prpc_server *server, prpc_encoder *enc);
+void prpc__server_count(prpc_server *server, bool error, bool protocol_error);
+
+#endif /* PRPC_CORE_SERVER_IMPL_H */
