@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "arena.h"
 #include "codec.h"
 #include "export.h"

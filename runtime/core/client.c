@@ -1,0 +1,896 @@
+/* The client object: synchronous, asynchronous and one-way calls over a
+ * link, deadlines, cancellation, event handlers, and the in-process link to
+ * a server in the same process.
+ *
+ * One mutex guards the client's state. A synchronous caller sleeps on its
+ * own condition variable (on its stack) until the delivering thread marks
+ * its pending entry done; asynchronous completions run outside the lock in
+ * whichever thread completes them. Deadlines of asynchronous calls are
+ * enforced by a timer thread started on the first such call. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/client_link.h"
+#include "core/log.h"
+#include "core/pending.h"
+#include "core/server_conn.h"
+#include "piperpc/alloc.h"
+#include "platform/platform.h"
+
+#define DEFAULT_TIMEOUT_MS 30000u
+#define DEFAULT_MAX_PENDING 65536u
+
+typedef struct event_handler {
+    const prpc_event_desc *event;
+    prpc_event_fn fn;
+    prpc_fn user_fn;
+    void *user;
+} event_handler;
+
+struct prpc_client {
+    prpc__mutex mu;
+    prpc__cond drained;          /* users dropped to 0 */
+    const prpc__link_ops *ops;
+    void *link;
+    prpc_limits limits;
+    uint32_t default_timeout_ms;
+    uint32_t max_pending;
+    prpc_log_fn log;
+    void *log_user;
+    prpc_log_level log_level;
+
+    bool closed;                 /* (mu) destroyed or link lost */
+    prpc_status closed_status;   /* (mu) what new calls fail with */
+    prpc__pending_table table;   /* (mu) */
+    uint64_t next_id;            /* (mu) */
+    unsigned users;              /* (mu) threads inside a call function */
+    event_handler *handlers;     /* (mu) */
+    uint32_t nhandlers;
+    prpc_client_stats stats;     /* (mu) */
+
+    /* The timer thread for asynchronous deadlines. */
+    prpc__cond timer_cond;       /* (mu) */
+    prpc__thread timer;
+    bool timer_running;          /* (mu) */
+    bool timer_stop;             /* (mu) */
+    uint64_t timer_next;         /* (mu) the deadline it sleeps until */
+};
+
+static void client_log(prpc_client *c, prpc_log_level level, const char *fmt, ...)
+    PRPC__PRINTF(3, 4);
+static void client_log(prpc_client *c, prpc_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (c->log != NULL) {
+        prpc__logv(c->log, c->log_user, c->log_level, level, fmt, ap);
+    } else {
+        char buf[512];
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        prpc__log(level, "%s", buf);
+    }
+    va_end(ap);
+}
+
+/* ------------------------------------------------------ last error (TLS) */
+
+static _Thread_local char tl_message[1024];
+static _Thread_local prpc_remote_error tl_error;
+
+static void set_last_error(int64_t code, const char *message)
+{
+    size_t n = strlen(message);
+    if (n >= sizeof tl_message)
+        n = sizeof tl_message - 1;
+    memcpy(tl_message, message, n);
+    tl_message[n] = '\0';
+    tl_error.code = code;
+    tl_error.message = tl_message;
+}
+
+const prpc_remote_error *prpc_client_last_error(void)
+{
+    if (tl_error.message == NULL) {
+        tl_error.code = 0;
+        tl_error.message = tl_message;
+    }
+    return &tl_error;
+}
+
+/* ------------------------------------------------------------- creation */
+
+prpc_status prpc__client_create(const prpc_client_options *opts, const prpc__link_ops *ops,
+                                void *link, prpc_client **out)
+{
+    if (ops == NULL || ops->send == NULL || out == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    *out = NULL;
+    prpc_client *c = prpc_alloc(sizeof *c);
+    if (c == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    memset(c, 0, sizeof *c);
+    prpc_client_options o = {0};
+    if (opts != NULL)
+        o = *opts;
+    c->ops = ops;
+    c->link = link;
+    c->limits = prpc_limits_resolve(&o.limits);
+    c->default_timeout_ms = o.default_timeout_ms ? o.default_timeout_ms : DEFAULT_TIMEOUT_MS;
+    c->max_pending = o.max_pending ? o.max_pending : DEFAULT_MAX_PENDING;
+    c->log = o.log;
+    c->log_user = o.log_user;
+    c->log_level = o.log_level;
+    c->next_id = 1;
+    c->timer_next = UINT64_MAX;
+    prpc__mutex_init(&c->mu);
+    prpc__cond_init(&c->drained);
+    prpc__cond_init(&c->timer_cond);
+    *out = c;
+    return PRPC_OK;
+}
+
+/* --------------------------------------------------------- completions */
+
+static bool is_nil(prpc_any v)
+{
+    return v.len == 1 && v.data[0] == 0xc0;
+}
+
+/* Runs an asynchronous call's completion and frees its entry. msg is the
+ * response, or NULL when the call ends locally with `status`. */
+static void complete_async(prpc__pending *p, prpc_status status, const prpc_msg *msg)
+{
+    prpc_arena *arena = prpc_arena_create(0);
+    prpc_remote_error err;
+    prpc_decoder dec;
+    prpc_async_result r = {0};
+    if (arena == NULL && status == PRPC_OK)
+        status = PRPC_ERR_NO_MEMORY;
+    if (status == PRPC_OK && msg != NULL) {
+        if (!is_nil(msg->error)) {
+            status = prpc_remote_error_decode(msg->error, arena, &err);
+            if (status == PRPC_OK) {
+                status = prpc_remote_error_status(&err);
+                r.error = &err;
+            }
+        } else {
+            prpc_dec_init(&dec, msg->result.data, msg->result.len, arena);
+            /* A result of the wrong shape means the server speaks another
+             * version of the interface. */
+            dec.type_err = PRPC_ERR_INCOMPATIBLE;
+            r.result = &dec;
+        }
+    }
+    r.status = status;
+    r.arena = arena;
+    r.user_fn = p->user_fn;
+    r.user = p->user;
+    r.id = p->id;
+    p->done_fn(&r);
+    prpc_arena_destroy(arena);
+    prpc_free(p);
+}
+
+/* Under c->mu: ends a synchronous entry that is no longer in the table. */
+static void complete_sync_locked(prpc__pending *p, prpc_status status)
+{
+    p->done = true;
+    p->status = status;
+    prpc__cond_signal(p->cond);
+}
+
+/* Ends every call of a list taken out of the table: synchronous ones under
+ * the lock (their waiters own them), asynchronous ones after it. */
+static void fail_list(prpc_client *c, prpc__pending *list, prpc_status why)
+{
+    prpc__pending *async = NULL;
+    prpc__mutex_lock(&c->mu);
+    while (list != NULL) {
+        prpc__pending *p = list;
+        list = p->next;
+        if (p->is_async) {
+            p->next = async;
+            async = p;
+        } else {
+            complete_sync_locked(p, why);
+        }
+    }
+    prpc__mutex_unlock(&c->mu);
+    while (async != NULL) {
+        prpc__pending *p = async;
+        async = p->next;
+        complete_async(p, why, NULL);
+    }
+}
+
+/* ------------------------------------------------------------- sending */
+
+static uint64_t resolve_deadline(prpc_client *c, const prpc_method_desc *m,
+                                 const prpc_call_options *opts)
+{
+    uint32_t t = opts && opts->timeout_ms ? opts->timeout_ms
+                 : m->timeout_ms          ? m->timeout_ms
+                                          : c->default_timeout_ms;
+    if (t == PRPC_TIMEOUT_INFINITE)
+        return UINT64_MAX;
+    return prpc__now_ms() + t;
+}
+
+/* Registers p under a fresh msgid and counts the caller as a user. */
+static prpc_status begin(prpc_client *c, prpc__pending *p)
+{
+    prpc_status st = PRPC_OK;
+    prpc__mutex_lock(&c->mu);
+    if (c->closed) {
+        st = c->closed_status;
+    } else if (c->table.count >= c->max_pending) {
+        st = PRPC_ERR_BUSY;
+    } else {
+        /* A msgid still in flight (after 2^32 calls) is skipped, never
+         * reused: its reply would be taken for the new call's. */
+        do {
+            p->id = c->next_id++;
+            p->msgid = (uint32_t)p->id;
+        } while (p->msgid == 0 || prpc__pending_find(&c->table, p->msgid) != NULL);
+        st = prpc__pending_insert(&c->table, p);
+    }
+    if (st == PRPC_OK) {
+        c->users++;
+        c->stats.calls++;
+    }
+    prpc__mutex_unlock(&c->mu);
+    return st;
+}
+
+static void end_use(prpc_client *c)
+{
+    /* Under c->mu. */
+    if (--c->users == 0)
+        prpc__cond_broadcast(&c->drained);
+}
+
+static prpc_status send_message(prpc_client *c, bool request, uint32_t msgid,
+                                const char *wire_name, uint32_t nparams, prpc_encode_fn encode,
+                                const void *args)
+{
+    prpc_encoder enc;
+    prpc_enc_init(&enc, c->limits.max_message_size);
+    if (request)
+        prpc_enc_request(&enc, msgid, wire_name, strlen(wire_name), nparams);
+    else
+        prpc_enc_notify(&enc, wire_name, strlen(wire_name), nparams);
+    if (encode != NULL)
+        encode(&enc, args);
+    else if (nparams != 0)
+        prpc_enc_fail(&enc, PRPC_ERR_INVALID_ARG);
+    prpc_status st = prpc_enc_status(&enc);
+    if (st == PRPC_OK)
+        st = c->ops->send(c->link, enc.data, enc.len);
+    prpc_enc_free(&enc);
+    return st;
+}
+
+static bool valid_method(const prpc_method_desc *m)
+{
+    return m != NULL && m->wire_name != NULL && m->wire_name[0] != '\0';
+}
+
+prpc_status prpc_client_notify(prpc_client *client, const prpc_method_desc *method,
+                               prpc_encode_fn encode, const void *args)
+{
+    if (client == NULL || !valid_method(method))
+        return PRPC_ERR_INVALID_ARG;
+    prpc__mutex_lock(&client->mu);
+    prpc_status st = client->closed ? client->closed_status : PRPC_OK;
+    if (st == PRPC_OK) {
+        client->users++;
+        client->stats.calls++;
+    }
+    prpc__mutex_unlock(&client->mu);
+    if (st != PRPC_OK)
+        return st;
+    st = send_message(client, false, 0, method->wire_name, method->nparams, encode, args);
+    prpc__mutex_lock(&client->mu);
+    end_use(client);
+    prpc__mutex_unlock(&client->mu);
+    return st;
+}
+
+/* Turns a synchronous call's completed entry into its result. */
+static prpc_status finish_sync(prpc__pending *p, prpc_decode_fn decode, void *result,
+                               prpc_arena *arena)
+{
+    prpc_status st = p->status;
+    if (st != PRPC_OK) {
+        set_last_error(st, prpc_strerror(st));
+    } else if (!is_nil(p->error)) {
+        /* The error object is decoded into a scratch arena and copied into
+         * the thread's last error, so the caller's arena only ever holds
+         * results. */
+        prpc_arena *scratch = prpc_arena_create(0);
+        prpc_remote_error err;
+        st = scratch ? prpc_remote_error_decode(p->error, scratch, &err) : PRPC_ERR_NO_MEMORY;
+        if (st == PRPC_OK) {
+            st = prpc_remote_error_status(&err);
+            set_last_error(err.code, err.message);
+        } else {
+            set_last_error(st, prpc_strerror(st));
+        }
+        prpc_arena_destroy(scratch);
+    } else if (decode != NULL) {
+        prpc_decoder dec;
+        prpc_dec_init(&dec, p->result.data, p->result.len, arena);
+        dec.type_err = PRPC_ERR_INCOMPATIBLE;
+        decode(&dec, result);
+        st = prpc_dec_status(&dec);
+        if (st == PRPC_OK && prpc_dec_remaining(&dec) != 0)
+            st = PRPC_ERR_INCOMPATIBLE;
+        if (st != PRPC_OK)
+            set_last_error(st, "the reply does not match the method's result type");
+    }
+    prpc_free(p->reply);
+    p->reply = NULL;
+    return st;
+}
+
+prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method,
+                             prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
+                             void *result, prpc_arena *arena, const prpc_call_options *opts)
+{
+    if (client == NULL || !valid_method(method) || (decode != NULL && result == NULL)) {
+        set_last_error(PRPC_ERR_INVALID_ARG, prpc_strerror(PRPC_ERR_INVALID_ARG));
+        return PRPC_ERR_INVALID_ARG;
+    }
+    if (method->flags & PRPC_METHOD_ONEWAY)
+        return prpc_client_notify(client, method, encode, args);
+
+    prpc__cond cond;
+    prpc__cond_init(&cond);
+    prpc__pending p;
+    memset(&p, 0, sizeof p);
+    p.cond = &cond;
+    p.method = method;
+    p.deadline_ms = resolve_deadline(client, method, opts);
+    prpc_status st = begin(client, &p);
+    if (st != PRPC_OK) {
+        prpc__cond_destroy(&cond);
+        set_last_error(st, prpc_strerror(st));
+        return st;
+    }
+    if (opts != NULL && opts->id_out != NULL)
+        *opts->id_out = p.id;
+
+    st = send_message(client, true, p.msgid, method->wire_name, method->nparams, encode, args);
+
+    prpc__mutex_lock(&client->mu);
+    if (st != PRPC_OK && !p.done) {
+        prpc__pending_remove(&client->table, p.msgid);
+        p.done = true;
+        p.status = st;
+    }
+    while (!p.done) {
+        if (prpc__cond_wait_until(&cond, &client->mu, p.deadline_ms) == PRPC_ERR_TIMEOUT &&
+            !p.done) {
+            prpc__pending_remove(&client->table, p.msgid);
+            p.done = true;
+            p.status = PRPC_ERR_TIMEOUT;
+            client->stats.timeouts++;
+        }
+    }
+    end_use(client);
+    prpc__mutex_unlock(&client->mu);
+    prpc__cond_destroy(&cond);
+    return finish_sync(&p, decode, result, arena);
+}
+
+/* ------------------------------------------------------ the timer thread */
+
+static void timer_main(void *arg)
+{
+    prpc_client *c = arg;
+    prpc__mutex_lock(&c->mu);
+    while (!c->timer_stop) {
+        uint64_t next = UINT64_MAX;
+        prpc__pending *expired = prpc__pending_take_expired(&c->table, prpc__now_ms(), &next);
+        if (expired != NULL) {
+            for (prpc__pending *p = expired; p != NULL; p = p->next)
+                c->stats.timeouts++;
+            prpc__mutex_unlock(&c->mu);
+            while (expired != NULL) {
+                prpc__pending *p = expired;
+                expired = p->next;
+                complete_async(p, PRPC_ERR_TIMEOUT, NULL);
+            }
+            prpc__mutex_lock(&c->mu);
+            continue;
+        }
+        c->timer_next = next;
+        prpc__cond_wait_until(&c->timer_cond, &c->mu, next);
+    }
+    prpc__mutex_unlock(&c->mu);
+}
+
+/* Under c->mu: makes sure the timer wakes by `deadline`. */
+static prpc_status arm_timer(prpc_client *c, uint64_t deadline)
+{
+    if (deadline == UINT64_MAX)
+        return PRPC_OK;
+    if (!c->timer_running) {
+        prpc_status st = prpc__thread_start(&c->timer, timer_main, c);
+        if (st != PRPC_OK)
+            return st;
+        c->timer_running = true;
+    } else if (deadline < c->timer_next) {
+        c->timer_next = deadline;
+        prpc__cond_signal(&c->timer_cond);
+    }
+    return PRPC_OK;
+}
+
+prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *method,
+                                   prpc_encode_fn encode, const void *args, prpc_async_fn done,
+                                   prpc_fn user_fn, void *user, const prpc_call_options *opts,
+                                   prpc_call_id *id_out)
+{
+    if (id_out != NULL)
+        *id_out = 0;
+    if (client == NULL || !valid_method(method) || done == NULL ||
+        (method->flags & PRPC_METHOD_ONEWAY))
+        return PRPC_ERR_INVALID_ARG;
+    prpc__pending *p = prpc_alloc(sizeof *p);
+    if (p == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    memset(p, 0, sizeof *p);
+    p->is_async = true;
+    p->method = method;
+    p->done_fn = done;
+    p->user_fn = user_fn;
+    p->user = user;
+    p->deadline_ms = resolve_deadline(client, method, opts);
+    prpc_status st = begin(client, p);
+    if (st != PRPC_OK) {
+        prpc_free(p);
+        return st;
+    }
+    prpc_call_id id = p->id;
+    uint32_t msgid = p->msgid;
+    uint64_t deadline = p->deadline_ms;
+    if (id_out != NULL)
+        *id_out = id;
+    if (opts != NULL && opts->id_out != NULL)
+        *opts->id_out = id;
+
+    /* Once sent, p belongs to whoever completes it: do not touch it. */
+    st = send_message(client, true, msgid, method->wire_name, method->nparams, encode, args);
+
+    prpc__mutex_lock(&client->mu);
+    if (st != PRPC_OK) {
+        prpc__pending *mine = prpc__pending_remove(&client->table, msgid);
+        if (mine != NULL)
+            prpc_free(mine);
+        else
+            st = PRPC_OK; /* it completed anyway, and its callback has run */
+    } else if (prpc__pending_find(&client->table, msgid) != NULL) {
+        st = arm_timer(client, deadline);
+        if (st != PRPC_OK) {
+            /* Without a timer the deadline cannot be kept: fail it now. */
+            prpc__pending *mine = prpc__pending_remove(&client->table, msgid);
+            prpc__mutex_unlock(&client->mu);
+            if (mine != NULL)
+                complete_async(mine, st, NULL);
+            st = PRPC_OK;
+            prpc__mutex_lock(&client->mu);
+        }
+    }
+    end_use(client);
+    prpc__mutex_unlock(&client->mu);
+    return st;
+}
+
+/* --------------------------------------------------------- cancellation */
+
+static void encode_u32(prpc_encoder *enc, const void *v)
+{
+    prpc_enc_uint(enc, *(const uint32_t *)v);
+}
+
+static const prpc_method_desc cancel_method = {
+    "cancel", "rpc.cancel", "oneway void cancel(u32 msgid)", NULL, PRPC_METHOD_ONEWAY, 0, 1, NULL};
+
+prpc_status prpc_client_cancel(prpc_client *client, prpc_call_id id)
+{
+    if (client == NULL || id == 0)
+        return PRPC_ERR_INVALID_ARG;
+    uint32_t msgid = (uint32_t)id;
+    prpc__mutex_lock(&client->mu);
+    prpc__pending *p = prpc__pending_find(&client->table, msgid);
+    if (p == NULL || p->id != id) {
+        prpc__mutex_unlock(&client->mu);
+        return PRPC_ERR_INVALID_ARG;
+    }
+    prpc__pending_remove(&client->table, msgid);
+    bool async = p->is_async;
+    if (!async)
+        complete_sync_locked(p, PRPC_ERR_CANCELLED);
+    prpc__mutex_unlock(&client->mu);
+    if (async)
+        complete_async(p, PRPC_ERR_CANCELLED, NULL);
+    /* Best effort: the server may already have answered. */
+    (void)prpc_client_notify(client, &cancel_method, encode_u32, &msgid);
+    return PRPC_OK;
+}
+
+/* --------------------------------------------------------------- events */
+
+static void encode_name(prpc_encoder *enc, const void *v)
+{
+    prpc_enc_cstr(enc, (const char *)v);
+}
+
+static const prpc_method_desc subscribe_method = {
+    "subscribe", "rpc.subscribe", "oneway void subscribe(string event...)", NULL,
+    PRPC_METHOD_ONEWAY, 0, 1, NULL};
+static const prpc_method_desc unsubscribe_method = {
+    "unsubscribe", "rpc.unsubscribe", "oneway void unsubscribe(string event...)", NULL,
+    PRPC_METHOD_ONEWAY, 0, 1, NULL};
+
+prpc_status prpc_client_on_event(prpc_client *client, const prpc_event_desc *event,
+                                 prpc_event_fn fn, prpc_fn user_fn, void *user)
+{
+    if (client == NULL || event == NULL || event->wire_name == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    prpc_status st = PRPC_OK;
+    bool had = false;
+    prpc__mutex_lock(&client->mu);
+    uint32_t at = client->nhandlers;
+    for (uint32_t i = 0; i < client->nhandlers; i++)
+        if (strcmp(client->handlers[i].event->wire_name, event->wire_name) == 0)
+            at = i;
+    had = at < client->nhandlers;
+    if (fn == NULL) {
+        if (had)
+            client->handlers[at] = client->handlers[--client->nhandlers];
+    } else if (had) {
+        client->handlers[at] = (event_handler){event, fn, user_fn, user};
+    } else {
+        event_handler *h = prpc_realloc(client->handlers,
+                                        ((size_t)client->nhandlers + 1) * sizeof *h);
+        if (h == NULL) {
+            st = PRPC_ERR_NO_MEMORY;
+        } else {
+            h[client->nhandlers++] = (event_handler){event, fn, user_fn, user};
+            client->handlers = h;
+        }
+    }
+    prpc__mutex_unlock(&client->mu);
+    if (st != PRPC_OK)
+        return st;
+    if (fn != NULL && !had)
+        st = prpc_client_notify(client, &subscribe_method, encode_name, event->wire_name);
+    else if (fn == NULL && had)
+        st = prpc_client_notify(client, &unsubscribe_method, encode_name, event->wire_name);
+    return st;
+}
+
+static void deliver_event(prpc_client *c, const prpc_msg *msg)
+{
+    event_handler h = {0};
+    bool found = false;
+    prpc__mutex_lock(&c->mu);
+    for (uint32_t i = 0; i < c->nhandlers && !found; i++) {
+        const char *w = c->handlers[i].event->wire_name;
+        if (strlen(w) == msg->method_len && memcmp(w, msg->method, msg->method_len) == 0) {
+            h = c->handlers[i];
+            found = true;
+        }
+    }
+    prpc__mutex_unlock(&c->mu);
+
+    bool delivered = false;
+    if (found) {
+        prpc_arena *arena = prpc_arena_create(0);
+        if (arena != NULL) {
+            prpc_decoder dec;
+            prpc_dec_init(&dec, msg->params.data, msg->params.len, arena);
+            dec.type_err = PRPC_ERR_INCOMPATIBLE;
+            prpc_dec_array_exact(&dec, h.event->nparams);
+            if (prpc_dec_status(&dec) == PRPC_OK) {
+                prpc_event_delivery d = {h.event, &dec, arena, h.user_fn, h.user};
+                h.fn(&d);
+                delivered = true;
+            }
+            prpc_arena_destroy(arena);
+        }
+    }
+    prpc__mutex_lock(&c->mu);
+    if (delivered)
+        c->stats.events++;
+    else
+        c->stats.dropped_events++;
+    prpc__mutex_unlock(&c->mu);
+    if (!delivered)
+        client_log(c, PRPC_LOG_DEBUG, "dropped event '%.*s'",
+                   (int)(msg->method_len > 128 ? 128 : msg->method_len), msg->method);
+}
+
+/* ------------------------------------------------------------- delivery */
+
+void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
+{
+    prpc_msg msg;
+    prpc_status st = prpc_msg_parse(data, len, &client->limits, &msg);
+    if (st != PRPC_OK) {
+        client_log(client, PRPC_LOG_WARN, "dropped a malformed message from the server: %s",
+                   prpc_strerror(st));
+        prpc__mutex_lock(&client->mu);
+        client->stats.late_replies++;
+        prpc__mutex_unlock(&client->mu);
+        return;
+    }
+    if (msg.type == PRPC_MSG_NOTIFY) {
+        deliver_event(client, &msg);
+        return;
+    }
+    if (msg.type == PRPC_MSG_REQUEST) {
+        /* This client serves nothing; say so, as any msgpack-rpc peer would. */
+        prpc_encoder enc;
+        prpc_enc_init(&enc, 0);
+        prpc_enc_response_error(&enc, msg.msgid, PRPC_ERR_UNKNOWN_METHOD,
+                                "a piperpc client serves no methods");
+        if (prpc_enc_status(&enc) == PRPC_OK)
+            (void)client->ops->send(client->link, enc.data, enc.len);
+        prpc_enc_free(&enc);
+        return;
+    }
+
+    prpc__mutex_lock(&client->mu);
+    prpc__pending *p = prpc__pending_remove(&client->table, msg.msgid);
+    if (p == NULL) {
+        client->stats.late_replies++;
+        prpc__mutex_unlock(&client->mu);
+        return;
+    }
+    if (!p->is_async) {
+        prpc_status result = PRPC_OK;
+        p->reply = prpc_alloc(len);
+        if (p->reply == NULL) {
+            result = PRPC_ERR_NO_MEMORY;
+        } else {
+            memcpy(p->reply, data, len);
+            p->error = (prpc_any){p->reply + (msg.error.data - data), msg.error.len};
+            p->result = (prpc_any){p->reply + (msg.result.data - data), msg.result.len};
+        }
+        complete_sync_locked(p, result);
+        prpc__mutex_unlock(&client->mu);
+        return;
+    }
+    prpc__mutex_unlock(&client->mu);
+    complete_async(p, PRPC_OK, &msg);
+}
+
+void prpc__client_link_lost(prpc_client *client, prpc_status why)
+{
+    prpc__mutex_lock(&client->mu);
+    client->closed = true;
+    client->closed_status = PRPC_ERR_CLOSED;
+    prpc__pending *list = prpc__pending_take_all(&client->table);
+    prpc__mutex_unlock(&client->mu);
+    fail_list(client, list, why);
+}
+
+/* ------------------------------------------------------------- teardown */
+
+void prpc_client_destroy(prpc_client *client)
+{
+    if (client == NULL)
+        return;
+    prpc__mutex_lock(&client->mu);
+    client->closed = true;
+    client->closed_status = PRPC_ERR_CLOSED;
+    prpc__pending *list = prpc__pending_take_all(&client->table);
+    client->timer_stop = true;
+    prpc__cond_signal(&client->timer_cond);
+    bool timer = client->timer_running;
+    prpc__mutex_unlock(&client->mu);
+
+    fail_list(client, list, PRPC_ERR_CLOSED);
+    if (client->ops->close != NULL)
+        client->ops->close(client->link);
+    if (timer)
+        prpc__thread_join(&client->timer);
+    /* Threads woken with PRPC_ERR_CLOSED may still be on their way out. */
+    prpc__mutex_lock(&client->mu);
+    while (client->users > 0)
+        prpc__cond_wait(&client->drained, &client->mu);
+    prpc__mutex_unlock(&client->mu);
+
+    prpc__pending_free(&client->table);
+    prpc_free(client->handlers);
+    prpc__cond_destroy(&client->timer_cond);
+    prpc__cond_destroy(&client->drained);
+    prpc__mutex_destroy(&client->mu);
+    prpc_free(client);
+}
+
+void prpc_client_get_stats(prpc_client *client, prpc_client_stats *stats)
+{
+    if (client == NULL || stats == NULL)
+        return;
+    prpc__mutex_lock(&client->mu);
+    *stats = client->stats;
+    stats->pending = client->table.count;
+    prpc__mutex_unlock(&client->mu);
+}
+
+/* ------------------------------------------------------------ built-ins */
+
+static const prpc_method_desc ping_method = {
+    "ping", "rpc.ping", "void ping()", NULL, PRPC_METHOD_IDEMPOTENT, 0, 0, NULL};
+static const prpc_method_desc describe_method = {
+    "describe", "rpc.describe", "any describe()", NULL, PRPC_METHOD_IDEMPOTENT, 0, 0, NULL};
+
+static void decode_any(prpc_decoder *dec, void *out)
+{
+    prpc_dec_any(dec, out);
+}
+
+prpc_status prpc_client_ping(prpc_client *client, uint32_t timeout_ms)
+{
+    prpc_call_options o = {timeout_ms, NULL};
+    return prpc_client_call(client, &ping_method, NULL, NULL, NULL, NULL, NULL, &o);
+}
+
+prpc_status prpc_client_describe(prpc_client *client, prpc_arena *arena, prpc_any *out)
+{
+    if (arena == NULL || out == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    return prpc_client_call(client, &describe_method, NULL, NULL, decode_any, out, arena, NULL);
+}
+
+/* ---------------------------------------------------- the in-process link */
+
+/* Shared by the client (through the link ops) and the server connection
+ * (through the conn ops); freed when both sides let go. */
+typedef struct inproc_link {
+    prpc__mutex mu;
+    prpc__cond idle;         /* delivering dropped to 0 */
+    unsigned refs;           /* (mu) */
+    bool client_gone;        /* (mu) the client closed its side */
+    unsigned delivering;     /* (mu) server threads inside the client */
+    prpc_client *client;
+    prpc_conn *conn;
+} inproc_link;
+
+static void inproc_unref(inproc_link *l)
+{
+    prpc__mutex_lock(&l->mu);
+    unsigned left = --l->refs;
+    prpc__mutex_unlock(&l->mu);
+    if (left > 0)
+        return;
+    prpc__cond_destroy(&l->idle);
+    prpc__mutex_destroy(&l->mu);
+    prpc_free(l);
+}
+
+static bool inproc_enter(inproc_link *l)
+{
+    prpc__mutex_lock(&l->mu);
+    bool ok = !l->client_gone;
+    if (ok)
+        l->delivering++;
+    prpc__mutex_unlock(&l->mu);
+    return ok;
+}
+
+static void inproc_leave(inproc_link *l)
+{
+    prpc__mutex_lock(&l->mu);
+    if (--l->delivering == 0)
+        prpc__cond_broadcast(&l->idle);
+    prpc__mutex_unlock(&l->mu);
+}
+
+/* Server to client: a reply or an event, from whatever thread sends it. */
+static prpc_status inproc_conn_send(void *io, const uint8_t *data, size_t len)
+{
+    inproc_link *l = io;
+    if (!inproc_enter(l))
+        return PRPC_ERR_CLOSED;
+    prpc__client_deliver(l->client, data, len);
+    inproc_leave(l);
+    return PRPC_OK;
+}
+
+/* The server closed the connection (protocol error or destruction). */
+static void inproc_conn_close(void *io)
+{
+    inproc_link *l = io;
+    if (!inproc_enter(l))
+        return;
+    prpc__client_link_lost(l->client, PRPC_ERR_CLOSED);
+    inproc_leave(l);
+}
+
+static void inproc_conn_release(void *io)
+{
+    inproc_unref(io);
+}
+
+static const prpc__conn_ops inproc_conn_ops = {
+    .send = inproc_conn_send,
+    .close = inproc_conn_close,
+    .release = inproc_conn_release,
+};
+
+/* Client to server: dispatched in the caller's thread. */
+static prpc_status inproc_link_send(void *link, const uint8_t *data, size_t len)
+{
+    inproc_link *l = link;
+    prpc_status st = prpc__conn_receive(l->conn, data, len);
+    /* A message the server rejected closed the connection; the client has
+     * been told through inproc_conn_close. */
+    return st;
+}
+
+static void inproc_link_close(void *link)
+{
+    inproc_link *l = link;
+    prpc__mutex_lock(&l->mu);
+    l->client_gone = true;
+    while (l->delivering > 0)
+        prpc__cond_wait(&l->idle, &l->mu);
+    prpc__mutex_unlock(&l->mu);
+    prpc__conn_close(l->conn, true);
+    prpc_conn_release(l->conn);
+    inproc_unref(l);
+}
+
+static const prpc__link_ops inproc_link_ops = {
+    .send = inproc_link_send,
+    .close = inproc_link_close,
+};
+
+prpc_status prpc_client_create_inproc(prpc_server *server, const prpc_client_options *opts,
+                                      prpc_client **out)
+{
+    if (server == NULL || out == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    *out = NULL;
+    inproc_link *l = prpc_alloc(sizeof *l);
+    if (l == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    memset(l, 0, sizeof *l);
+    prpc__mutex_init(&l->mu);
+    prpc__cond_init(&l->idle);
+    l->refs = 2;
+
+    prpc_client *c = NULL;
+    prpc_status st = prpc__client_create(opts, &inproc_link_ops, l, &c);
+    if (st != PRPC_OK)
+        goto fail;
+    l->client = c;
+    prpc_peer peer = {0};
+    if (opts != NULL && opts->inproc_peer != NULL)
+        peer = *opts->inproc_peer;
+    peer.in_process = true;
+    st = prpc__conn_open(server, &inproc_conn_ops, l, &peer, "inproc:", &l->conn);
+    if (st != PRPC_OK)
+        goto fail;
+    *out = c;
+    return PRPC_OK;
+
+fail:
+    if (c != NULL) {
+        /* The link has no connection yet: free the client by hand. */
+        prpc__pending_free(&c->table);
+        prpc__cond_destroy(&c->timer_cond);
+        prpc__cond_destroy(&c->drained);
+        prpc__mutex_destroy(&c->mu);
+        prpc_free(c);
+    }
+    prpc__cond_destroy(&l->idle);
+    prpc__mutex_destroy(&l->mu);
+    prpc_free(l);
+    return st;
+}

@@ -1,0 +1,55 @@
+/* The client's table of calls in flight, keyed by msgid.
+ *
+ * A chained hash table that grows with the number of calls. It is not
+ * locked itself: the client holds its mutex around every use. */
+#ifndef PRPC_CORE_PENDING_H
+#define PRPC_CORE_PENDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "piperpc/client.h"
+#include "platform/platform.h"
+
+typedef struct prpc__pending {
+    struct prpc__pending *next;    /* hash chain */
+    prpc_call_id id;
+    uint32_t msgid;
+    uint64_t deadline_ms;          /* UINT64_MAX = none */
+    const prpc_method_desc *method;
+    bool is_async;
+    /* Synchronous calls: the waiter sleeps on cond until done. The reply is
+     * copied because the transport's buffer dies when delivery returns. */
+    prpc__cond *cond;
+    bool done;
+    prpc_status status;
+    uint8_t *reply;                /* prpc_alloc'd copy of the whole message */
+    prpc_any error;                /* into reply; len 0 = none */
+    prpc_any result;               /* into reply */
+    /* Asynchronous calls. */
+    prpc_async_fn done_fn;
+    prpc_fn user_fn;
+    void *user;
+} prpc__pending;
+
+typedef struct prpc__pending_table {
+    prpc__pending **buckets;
+    uint32_t nbuckets;             /* a power of two, or 0 before the first insert */
+    uint32_t count;
+} prpc__pending_table;
+
+void prpc__pending_free(prpc__pending_table *t); /* frees the buckets, not the entries */
+/* Inserts p (whose msgid must not be in the table). PRPC_ERR_NO_MEMORY when
+ * growing fails; the table is unchanged then. */
+prpc_status prpc__pending_insert(prpc__pending_table *t, prpc__pending *p);
+prpc__pending *prpc__pending_find(const prpc__pending_table *t, uint32_t msgid);
+/* Removes and returns the entry with msgid, or NULL. */
+prpc__pending *prpc__pending_remove(prpc__pending_table *t, uint32_t msgid);
+/* Removes every entry; returns them as a list linked through next. */
+prpc__pending *prpc__pending_take_all(prpc__pending_table *t);
+/* Removes the asynchronous entries whose deadline is <= now (as a list) and
+ * stores the earliest remaining asynchronous deadline in *next. */
+prpc__pending *prpc__pending_take_expired(prpc__pending_table *t, uint64_t now, uint64_t *next);
+
+#endif /* PRPC_CORE_PENDING_H */
