@@ -36,7 +36,9 @@ static inline int lead(prpc_decoder *dec)
 {
     if (dec->status != PRPC_OK)
         return -1;
-    if (dec->pos >= dec->end) {
+    /* The reserved byte 0xc1 is malformed input, not a value of the wrong
+     * type. */
+    if (dec->pos >= dec->end || *dec->pos == 0xc1) {
         prpc_dec_fail(dec, PRPC_ERR_PROTOCOL);
         return -1;
     }
