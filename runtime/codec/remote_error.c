@@ -149,6 +149,8 @@ static void render(prpc_decoder *dec, struct text *t, unsigned depth)
             prpc_dec_map(dec, &n);
         else
             prpc_dec_array(dec, &n);
+        if (dec->status != PRPC_OK)
+            break;
         put_cstr(t, map ? "{" : "[");
         for (uint32_t i = 0; i < n && dec->status == PRPC_OK; i++) {
             if (i != 0)
@@ -183,8 +185,7 @@ static void render(prpc_decoder *dec, struct text *t, unsigned depth)
     case PRPC_TYPE_NONE:
         break;
     }
-    if (dec->status == PRPC_OK)
-        prpc_dec_fail(dec, PRPC_ERR_PROTOCOL);
+    prpc_dec_fail(dec, PRPC_ERR_PROTOCOL);
     put_cstr(t, "<malformed>");
 }
 
