@@ -46,6 +46,12 @@ done
 # configured one.
 grep -q "^prefix=$prefix\$" "$pcfile" || fail "piperpc.pc does not name prefix $prefix"
 
+# idlc, when it is part of the build, must run from the prefix.
+if [ -e "$prefix/bin/idlc" ]; then
+    echo "-- $("$prefix/bin/idlc" --version </dev/null | head -n 1)"
+    "$prefix/bin/idlc" --version >/dev/null </dev/null || fail "the installed idlc --version failed"
+fi
+
 echo "== find_package(piperpc CONFIG)"
 logged "$work/cmake-configure.log" "$cmake" -S "$project" -B "$work/cmake-build" \
     -DCMAKE_PREFIX_PATH="$prefix" -DEXPECT_PREFIX="$prefix" -DCMAKE_C_COMPILER="$cc" \
