@@ -92,7 +92,8 @@ static void drop_handed(prpc_reader *r)
 
 /* Makes room for n more bytes at the end. Moves the pending bytes to the
  * front only when that frees at least as much as it copies, and otherwise
- * grows by doubling, so every byte is copied O(1) times on average. */
+ * grows by doubling (with realloc, which can often extend in place), so every
+ * byte is copied O(1) times on average. */
 static prpc_status reserve(prpc_reader *r, size_t n)
 {
     if (n <= r->cap - r->len)
@@ -101,21 +102,21 @@ static prpc_status reserve(prpc_reader *r, size_t n)
     if (n > SIZE_MAX - pending)
         return PRPC_ERR_NO_MEMORY;
     size_t need = pending + n;
-    if (need <= r->cap && r->start >= pending) {
-        memmove(r->buf, r->buf + r->start, pending);
-    } else {
+    if (need > r->cap || r->start < pending) {
         size_t cap = r->cap < READER_MIN_CAP ? READER_MIN_CAP : r->cap;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        uint8_t *nb = prpc_alloc(cap);
+        while ((cap < need || cap - r->start < need) && cap != SIZE_MAX)
+            cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+        if (cap - r->start < need)
+            return PRPC_ERR_NO_MEMORY;
+        uint8_t *nb = prpc_realloc(r->buf, cap);
         if (nb == NULL)
             return PRPC_ERR_NO_MEMORY;
-        if (pending != 0)
-            memcpy(nb, r->buf + r->start, pending);
-        prpc_free(r->buf);
         r->buf = nb;
         r->cap = cap;
+        if (n <= r->cap - r->len)
+            return PRPC_OK; /* room at the end now: nothing to move */
     }
+    memmove(r->buf, r->buf + r->start, pending);
     r->scanned -= r->start;
     r->len = pending;
     r->start = 0;

@@ -19,6 +19,10 @@ typedef union header {
     max_align_t align;
 } header;
 
+/* Requests above this fail as malloc would when the address space is
+ * exhausted (sanitizer allocators abort on them instead of returning NULL). */
+#define TU_MAX_REQUEST (SIZE_MAX / 4)
+
 static size_t g_live, g_calls, g_max_request, g_bytes, g_peak;
 static long g_fail_after = -1;
 
@@ -43,7 +47,7 @@ static void *count_alloc(void *user, size_t size)
 {
     (void)user;
     note_request(size);
-    if (should_fail() || size > SIZE_MAX - sizeof(header))
+    if (should_fail() || size > TU_MAX_REQUEST)
         return NULL;
     header *h = malloc(sizeof(header) + size);
     if (h == NULL)
@@ -72,7 +76,7 @@ static void *count_realloc(void *user, void *ptr, size_t size)
     if (ptr == NULL)
         return count_alloc(user, size);
     note_request(size);
-    if (should_fail() || size > SIZE_MAX - sizeof(header))
+    if (should_fail() || size > TU_MAX_REQUEST)
         return NULL;
     header *old = (header *)ptr - 1;
     size_t old_size = old->size;
