@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dump.h"
 #include "idlc.h"
 #include "piperpc/version.h"
 
@@ -27,6 +28,7 @@ static void usage(FILE *out)
           "      --server               generate the server skeletons\n"
           "                             (no --header/--client/--server: all three)\n"
           "      --check                check the IDL only; write nothing\n"
+          "      --dump-ast             check, then print the resolved declarations\n"
           "      --max-errors=N         stop after N errors (default 20)\n"
           "  -h, --help                 show this help and exit\n"
           "      --version              show the version and exit\n"
@@ -143,7 +145,7 @@ int main(int argc, char **argv)
 {
     const char *out_dir = NULL;
     const char *depfile = NULL;
-    int header = 0, client = 0, server = 0, check_only = 0;
+    int header = 0, client = 0, server = 0, check_only = 0, dump = 0;
     unsigned max_errors = 0;
     const char **inputs = calloc((size_t)argc + 1, sizeof(*inputs));
     const char **incs = calloc((size_t)argc + 1, sizeof(*incs));
@@ -199,6 +201,8 @@ int main(int argc, char **argv)
             server = 1;
         } else if (strcmp(a, "--check") == 0) {
             check_only = 1;
+        } else if (strcmp(a, "--dump-ast") == 0) {
+            check_only = dump = 1;
         } else if (a[1] == '-' && (m = long_opt(argc, argv, &i, "include-dir", &v)) != 0) {
             if (m < 0) {
                 rc = usage_error("option '%s' needs a directory", a);
@@ -264,6 +268,8 @@ int main(int argc, char **argv)
         rc = EXIT_IDL;
         goto out;
     }
+    if (dump)
+        idlc_dump(ctx, stdout);
     if (!check_only) {
         idlc_gen_options gen = {0};
         gen.out_dir = out_dir;
