@@ -45,6 +45,23 @@ typedef struct prpc_client_options {
     prpc_log_fn log;
     void *log_user;
     prpc_log_level log_level;
+    /* Connected clients (prpc_client_connect, prpc_client_spawn). */
+    /* How long connect waits for the server to appear (retrying, as
+     * WaitNamedPipe does); 0 = one attempt; PRPC_TIMEOUT_INFINITE = forever. */
+    uint32_t connect_timeout_ms;
+    /* After this long without a message from the server a ping is sent;
+     * 0 = 30000; PRPC_TIMEOUT_INFINITE = no keepalive. */
+    uint32_t keepalive_ms;
+    /* A ping unanswered for this long means the peer is dead or stopped:
+     * pending calls fail with PRPC_ERR_UNAVAILABLE. 0 = 10000. */
+    uint32_t keepalive_timeout_ms;
+    /* Interface check at connect: a NULL-terminated list of services the
+     * server must serve with the same signature hash, else connect fails
+     * with PRPC_ERR_INCOMPATIBLE (the log says which). NULL = no check. */
+    const prpc_service_desc *const *expect;
+    /* Embed mode: no thread is started; the application polls
+     * prpc_client_fd and calls prpc_client_process. */
+    bool embed;
 } prpc_client_options;
 
 /* Identifies one call for cancellation; never reused by a client. 0 is none. */
@@ -162,6 +179,34 @@ PRPC_API void prpc_client_get_stats(prpc_client *client, prpc_client_stats *stat
  * (see docs/generated-code.md) in arena. */
 PRPC_API prpc_status prpc_client_ping(prpc_client *client, uint32_t timeout_ms);
 PRPC_API prpc_status prpc_client_describe(prpc_client *client, prpc_arena *arena, prpc_any *out);
+
+/* ------------------------------------------------------- connected clients */
+
+/* Connects to a server at endpoint ("pipe:NAME", "unix:/path", "tcp:HOST:PORT",
+ * ...), waiting up to opts->connect_timeout_ms for it to appear, and checks it
+ * answers (rpc.ping, or rpc.describe for the interface check). Errors:
+ * PRPC_ERR_UNAVAILABLE (nobody listens), PRPC_ERR_INVALID_ARG /
+ * PRPC_ERR_NOT_SUPPORTED (bad endpoint), PRPC_ERR_DENIED,
+ * PRPC_ERR_INCOMPATIBLE; the reason is logged. opts may be NULL. */
+PRPC_API prpc_status prpc_client_connect(const char *endpoint, const prpc_client_options *opts,
+                                         prpc_client **out);
+
+/* Spawns argv[0] (searched in PATH) as a server on its stdin/stdout
+ * ("stdio:") and connects to it. prpc_client_destroy closes the pipes and
+ * reaps the child (SIGKILL after a grace period). */
+PRPC_API prpc_status prpc_client_spawn(const char *const *argv, const prpc_client_options *opts,
+                                       prpc_client **out);
+
+/* Embed mode: a descriptor that polls readable when messages may be
+ * waiting (an fd on POSIX); -1 for other clients. */
+PRPC_API intptr_t prpc_client_fd(prpc_client *client);
+
+/* Embed mode: receives and delivers every message that has arrived, without
+ * blocking (replies complete their calls, events run their handlers in this
+ * thread). PRPC_ERR_CLOSED once the server is gone. In embed mode the loop's
+ * thread makes asynchronous calls; synchronous calls need another thread
+ * to drive the loop. */
+PRPC_API prpc_status prpc_client_process(prpc_client *client);
 
 PRPC_END_DECLS
 

@@ -35,6 +35,15 @@ PRPC_BEGIN_DECLS
  * PRPC_ERR_DENIED. Called from any thread. */
 typedef bool (*prpc_authorize_fn)(void *user, const prpc_call *call);
 
+/* Decides, from the operating system's credentials of a connecting peer
+ * alone, whether the connection may stay. Runs on a pool thread before any
+ * byte from the peer is read. peer->has_ids is false where the OS cannot
+ * tell (tcp:). */
+typedef bool (*prpc_peer_policy_fn)(void *user, const prpc_peer *peer);
+
+/* A timeout option value meaning "never". */
+#define PRPC_SERVER_NO_TIMEOUT UINT32_MAX
+
 #define PRPC_DEFAULT_MAX_INFLIGHT 64u
 #define PRPC_DEFAULT_MAX_CONNECTIONS 1024u
 #define PRPC_DEFAULT_MAX_SUBSCRIPTIONS 256u
@@ -51,6 +60,21 @@ typedef struct prpc_server_options {
     prpc_log_fn log;                  /* NULL uses the process-wide callback */
     void *log_user;
     prpc_log_level log_level;
+    /* Serving over transports (prpc_server_listen, start, run, stop). */
+    uint32_t threads;                 /* I/O pool threads; 0 = one per processor */
+    uint32_t handshake_timeout_ms;    /* a connection's first whole message is due
+                                         within this; 0 = 10000;
+                                         PRPC_SERVER_NO_TIMEOUT = none */
+    uint32_t idle_timeout_ms;         /* no whole message either way for this long
+                                         closes the connection; 0 = 600000;
+                                         PRPC_SERVER_NO_TIMEOUT = none */
+    uint32_t drain_timeout_ms;        /* the drain bound prpc_server_run uses after
+                                         prpc_server_stop_async; 0 = 5000 */
+    prpc_peer_policy_fn peer_policy;  /* decides at accept, before any byte is
+                                         read; NULL = only this process's uid
+                                         (tcp: peers carry no credentials and
+                                         are admitted) */
+    void *peer_policy_user;
 } prpc_server_options;
 
 typedef struct prpc_server_stats {
@@ -85,6 +109,52 @@ PRPC_API prpc_status prpc_server_broadcast(prpc_server *server, const prpc_event
                                            size_t *sent);
 
 PRPC_API void prpc_server_get_stats(prpc_server *server, prpc_server_stats *stats);
+
+/* ----------------------------------------------------- serving over transports
+ *
+ * Lifecycle: create, register, listen (one or more endpoints), start or run,
+ * stop, destroy. prpc_server_stop must have returned before
+ * prpc_server_destroy when the server listened. */
+
+/* Binds an endpoint ("pipe:NAME[?mode=byte]", "unix:/path[?mode=byte]",
+ * "tcp:HOST:PORT", "stdio:"); nothing is accepted before start. On failure
+ * the reason is logged and kept for prpc_server_error: PRPC_ERR_INVALID_ARG /
+ * PRPC_ERR_NOT_SUPPORTED for an endpoint that cannot be honoured,
+ * PRPC_ERR_ADDR_IN_USE when a live server owns the name, PRPC_ERR_BUSY after
+ * start. */
+PRPC_API prpc_status prpc_server_listen(prpc_server *server, const char *endpoint);
+
+/* The text of the last failed prpc_server_listen/start ("" if none); valid
+ * until the next call on the server. */
+PRPC_API const char *prpc_server_error(prpc_server *server);
+
+/* Writes the index-th bound endpoint as it can be dialled (with the port a
+ * "tcp:HOST:0" got). PRPC_ERR_INVALID_ARG past the last one,
+ * PRPC_ERR_TOO_LARGE if buf is too small. */
+PRPC_API prpc_status prpc_server_endpoint(prpc_server *server, size_t index, char *buf,
+                                          size_t size);
+
+/* Starts serving on the server's own pool of threads and returns. */
+PRPC_API prpc_status prpc_server_start(prpc_server *server);
+
+/* Starts serving and blocks the calling thread until prpc_server_stop or
+ * prpc_server_stop_async; after stop_async it performs the graceful stop
+ * (with opts.drain_timeout_ms) itself before returning. */
+PRPC_API prpc_status prpc_server_run(prpc_server *server);
+
+/* Graceful stop: stops accepting, answers new requests with
+ * PRPC_ERR_UNAVAILABLE, lets calls in flight finish for up to
+ * drain_timeout_ms, then closes every connection (calls still running see
+ * prpc_call_cancelled; their clients see the connection close) and stops the
+ * pool. Blocks until done. Call it from a normal thread, never from a handler
+ * or a pool thread. Idempotent. */
+PRPC_API prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms);
+
+/* Asks prpc_server_run to stop. Async-signal-safe (a lock-free atomic
+ * store, no lock, no allocation): call it from a signal handler. With
+ * prpc_server_start instead of run, a normal thread must call
+ * prpc_server_stop (for example after sigwait). */
+PRPC_API void prpc_server_stop_async(prpc_server *server);
 
 PRPC_END_DECLS
 
