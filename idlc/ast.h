@@ -335,9 +335,13 @@ typedef struct idlc_file {
     size_t import_count;
     idlc_decl *decls;            /* in source order */
     size_t decl_count;
-    /* resolved: the same declarations in C definition order, each after every
-     * declaration of this file it contains by value (through struct fields,
-     * union arms, fixed arrays and typedefs); otherwise in source order. */
+    /* resolved: the same declarations (decl_count of them) in C definition
+     * order: each comes after every declaration of this file that it needs
+     * complete, i.e. what it holds by value (struct fields, union arms,
+     * fixed arrays, typedef chains) and every enum and typedef it mentions
+     * anywhere. Structs and unions mentioned only inside optional<>,
+     * sequence<> or map<> may come later: forward-declare every struct and
+     * union first. */
     idlc_decl **decl_order;
     const char *text;            /* the file's contents (NUL-terminated) */
     size_t text_len;

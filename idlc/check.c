@@ -482,8 +482,8 @@ static void check_attrs(checker *ck, idlc_attr *list, construct c, idlc_attrs *o
     memset(out, 0, sizeof(*out));
     for (idlc_attr *a = list; a; a = a->next) {
         if (a->kind == IDLC_ATTR_UNKNOWN) {
-            idlc_error(ck->ctx, &a->loc, "unknown attribute '%s'", a->name);
-            idlc_note(ck->ctx, NULL, "the attributes are name, version, deprecated, idempotent and timeout");
+            idlc_error(ck->ctx, &a->loc, "unknown attribute '%s' (known: name, version, deprecated, "
+                       "idempotent, timeout)", a->name);
             continue;
         }
         if (!attr_allowed(a->kind, c)) {
@@ -581,7 +581,7 @@ static void check_enum(checker *ck, idlc_decl *d)
 {
     idlc_table names;
     idlc__table_init(&names, false);
-    if (d->u.enum_.count == 0)
+    if (d->u.enum_.count == 0 && !idlc__file_had_syntax_errors(ck->ctx, d->file))
         idlc_error(ck->ctx, &d->loc, "enum '%s' has no enumerators", d->name);
     enum_slot *slots = calloc(d->u.enum_.count ? d->u.enum_.count : 1, sizeof(*slots));
     if (!slots) {
@@ -661,7 +661,7 @@ static void check_struct(checker *ck, idlc_decl *d)
 {
     idlc_table names;
     idlc__table_init(&names, false);
-    if (d->u.struct_.count == 0)
+    if (d->u.struct_.count == 0 && !idlc__file_had_syntax_errors(ck->ctx, d->file))
         idlc_error(ck->ctx, &d->loc, "struct '%s' has no fields (C does not allow empty structs)", d->name);
     for (idlc_field *f = d->u.struct_.fields; f; f = f->next) {
         check_ident(ck, f->name, &f->loc, "a field");
@@ -677,7 +677,7 @@ static void check_union(checker *ck, idlc_decl *d)
     idlc_table names, labels;
     idlc__table_init(&names, false);
     idlc__table_init(&labels, false);
-    if (d->u.union_.count == 0)
+    if (d->u.union_.count == 0 && !idlc__file_had_syntax_errors(ck->ctx, d->file))
         idlc_error(ck->ctx, &d->loc, "union '%s' has no cases", d->name);
     resolve_type(ck, d->module, d->u.union_.discriminator, 0);
     for (idlc_union_case *c = d->u.union_.cases; c; c = c->next) {
@@ -752,7 +752,8 @@ static void check_interface(checker *ck, idlc_decl *d)
                 const idlc_method *first = idlc__table_put(&wires, m->wire_name, m, &oom);
                 if (oom)
                     ck->ctx->oom = true;
-                if (first) {
+                /* Two members with one name are reported as duplicates. */
+                if (first && strcmp(first->name, m->name) != 0) {
                     idlc_error(ck->ctx, &m->loc, "wire name '%s' is used twice in interface '%s'",
                                m->wire_name, d->name);
                     idlc_note(ck->ctx, &first->loc, "'%s' has the same wire name", first->name);
@@ -778,7 +779,10 @@ static void check_interface(checker *ck, idlc_decl *d)
             if (m->raises_name && m->oneway)
                 idlc_error(ck->ctx, &m->raises_loc, "oneway method '%s' cannot raise errors: "
                            "nothing is sent back", m->name);
-            if (m->raises_name) {
+            if (m->raises_name && is_builtin_type_name(m->raises_name)) {
+                idlc_error(ck->ctx, &m->raises_loc, "raises needs an enum of error codes; '%s' is a built-in type",
+                           m->raises_name);
+            } else if (m->raises_name) {
                 idlc_decl *r = lookup(ck, d->module, m->raises_name, &m->raises_loc, "error type");
                 if (r) {
                     const idlc_decl *target = r;
@@ -921,12 +925,11 @@ static int value_visit(checker *ck, idlc_decl *d, int depth)
         for (int i = 0; i < ck->path_len; i++)
             if (ck->path[i].decl == d)
                 start = i;
-        idlc_error(ck->ctx, &ck->path[start].via_loc, "%s '%s' contains itself by value",
-                   decl_kind_name(d->kind), d->name);
+        idlc_error(ck->ctx, &ck->path[start].via_loc, "%s '%s' contains itself by value "
+                   "(optional<>, sequence<> or map<> would break the cycle)", decl_kind_name(d->kind), d->name);
         for (int i = start + 1; i < ck->path_len; i++)
             idlc_note(ck->ctx, &ck->path[i].via_loc, "through field '%s' of %s '%s'", ck->path[i].via_name,
                       decl_kind_name(ck->path[i].decl->kind), ck->path[i].decl->name);
-        idlc_note(ck->ctx, NULL, "optional<>, sequence<> and map<> break such a cycle");
         return 0;
     }
     if (depth > MAX_VALUE_DEPTH)
@@ -959,23 +962,27 @@ static int value_visit(checker *ck, idlc_decl *d, int depth)
 
 typedef struct cname_entry {
     const char *what;
+    const char *idl_name; /* qualified IDL name ("m.S.get") */
     idlc_loc loc;
 } cname_entry;
 
-static void add_cname(checker *ck, idlc_table *t, const char *cname, const char *what, const idlc_loc *loc)
+static void add_cname(checker *ck, idlc_table *t, const char *cname, const char *what, const char *idl_name,
+                      const idlc_loc *loc)
 {
-    if (!cname || !what)
+    if (!cname || !what || !idl_name)
         return;
     cname_entry *e = idlc_alloc(ck->ctx, sizeof(*e));
     if (!e)
         return;
     e->what = what;
+    e->idl_name = idl_name;
     e->loc = *loc;
     bool oom = false;
     const cname_entry *first = idlc__table_put(t, cname, e, &oom);
     if (oom)
         ck->ctx->oom = true;
-    if (first) {
+    /* The same IDL name twice is a duplicate, reported as such already. */
+    if (first && strcmp(first->idl_name, idl_name) != 0) {
         idlc_error(ck->ctx, loc, "%s and %s both become '%s' in C", what, first->what, cname);
         idlc_note(ck->ctx, &first->loc, "%s declared here", first->what);
     }
@@ -988,18 +995,21 @@ static void check_cnames(checker *ck)
     for (idlc_file *f = ck->ctx->files; f; f = f->next) {
         for (idlc_decl *d = f->decls; d; d = d->next) {
             add_cname(ck, &t, d->c_name, idlc_sprintf(ck->ctx, "%s '%s'", decl_kind_name(d->kind), d->qualified_name),
-                      &d->loc);
-            if (d->kind == IDLC_DECL_ENUM)
-                for (idlc_enumerator *e = d->u.enum_.items; e; e = e->next)
-                    add_cname(ck, &t, e->c_name, idlc_sprintf(ck->ctx, "enumerator '%s.%s'", d->qualified_name, e->name),
-                              &e->loc);
+                      d->qualified_name, &d->loc);
+            if (d->kind == IDLC_DECL_ENUM) {
+                for (idlc_enumerator *e = d->u.enum_.items; e; e = e->next) {
+                    const char *q = idlc_sprintf(ck->ctx, "%s.%s", d->qualified_name, e->name);
+                    add_cname(ck, &t, e->c_name, idlc_sprintf(ck->ctx, "enumerator '%s'", q), q, &e->loc);
+                }
+            }
             if (d->kind == IDLC_DECL_INTERFACE) {
-                for (int pass = 0; pass < 2; pass++)
-                    for (idlc_method *m = pass ? d->u.interface_.events : d->u.interface_.methods; m; m = m->next)
+                for (int pass = 0; pass < 2; pass++) {
+                    for (idlc_method *m = pass ? d->u.interface_.events : d->u.interface_.methods; m; m = m->next) {
+                        const char *q = idlc_sprintf(ck->ctx, "%s.%s", d->qualified_name, m->name);
                         add_cname(ck, &t, m->c_name,
-                                  idlc_sprintf(ck->ctx, "%s '%s.%s'", m->is_event ? "event" : "method",
-                                               d->qualified_name, m->name),
-                                  &m->loc);
+                                  idlc_sprintf(ck->ctx, "%s '%s'", m->is_event ? "event" : "method", q), q, &m->loc);
+                    }
+                }
             }
         }
     }
@@ -1236,23 +1246,35 @@ static void interface_sig(checker *ck, idlc_decl *d)
 /* ------------------------------------------------------------------ */
 /* C definition order                                                  */
 
-static void deps_of_type(const idlc_type *t, const idlc_file *file, idlc_decl **out, size_t *n, size_t max, int depth)
+/* What a declaration needs complete before its C definition: anything it
+ * holds by value, and every enum and typedef it mentions anywhere (C can
+ * forward-declare neither). Structs and unions inside optional<>,
+ * sequence<> and map<> are only needed by name, so they may come later. */
+static void deps_of_type(const idlc_type *t, const idlc_file *file, bool soft, idlc_decl **out, size_t *n,
+                         size_t max, int depth)
 {
     if (!t || depth > MAX_TYPE_DEPTH)
         return;
     switch (t->kind) {
     case IDLC_TYPE_NAMED:
-        if (t->target && t->target->file == file && *n < max)
-            out[(*n)++] = t->target;
+        if (!t->target || t->target->file != file)
+            return;
+        if (soft && (t->target->kind == IDLC_DECL_STRUCT || t->target->kind == IDLC_DECL_UNION))
+            return;
+        if (*n < max)
+            out[*n] = t->target;
+        (*n)++;
         return;
     case IDLC_TYPE_MAP:
-        deps_of_type(t->key, file, out, n, max, depth + 1);
-        deps_of_type(t->elem, file, out, n, max, depth + 1);
+        deps_of_type(t->key, file, true, out, n, max, depth + 1);
+        deps_of_type(t->elem, file, true, out, n, max, depth + 1);
         return;
     case IDLC_TYPE_SEQUENCE:
-    case IDLC_TYPE_ARRAY:
     case IDLC_TYPE_OPTIONAL:
-        deps_of_type(t->elem, file, out, n, max, depth + 1);
+        deps_of_type(t->elem, file, true, out, n, max, depth + 1);
+        return;
+    case IDLC_TYPE_ARRAY:
+        deps_of_type(t->elem, file, soft, out, n, max, depth + 1);
         return;
     default:
         return;
@@ -1304,28 +1326,31 @@ static void order_file(checker *ck, idlc_file *f)
                 for (;;) {
                     cnt = 0;
                     if (d->kind == IDLC_DECL_TYPEDEF)
-                        deps_of_type(d->u.typedef_.type, f, deps, &cnt, cap, 0);
+                        deps_of_type(d->u.typedef_.type, f, false, deps, &cnt, cap, 0);
                     else if (d->kind == IDLC_DECL_STRUCT)
                         for (idlc_field *fl = d->u.struct_.fields; fl; fl = fl->next)
-                            deps_of_type(fl->type, f, deps, &cnt, cap, 0);
+                            deps_of_type(fl->type, f, false, deps, &cnt, cap, 0);
                     else if (d->kind == IDLC_DECL_UNION) {
-                        deps_of_type(d->u.union_.discriminator, f, deps, &cnt, cap, 0);
+                        deps_of_type(d->u.union_.discriminator, f, false, deps, &cnt, cap, 0);
                         for (idlc_union_case *c = d->u.union_.cases; c; c = c->next)
-                            deps_of_type(c->type, f, deps, &cnt, cap, 0);
+                            deps_of_type(c->type, f, false, deps, &cnt, cap, 0);
                     } else if (d->kind == IDLC_DECL_INTERFACE) {
                         for (int pass = 0; pass < 2; pass++)
                             for (idlc_method *m = pass ? d->u.interface_.events : d->u.interface_.methods; m;
                                  m = m->next) {
-                                deps_of_type(m->ret, f, deps, &cnt, cap, 0);
+                                deps_of_type(m->ret, f, false, deps, &cnt, cap, 0);
                                 for (idlc_param *p = m->params; p; p = p->next)
-                                    deps_of_type(p->type, f, deps, &cnt, cap, 0);
-                                if (m->raises && m->raises->file == f && cnt < cap)
-                                    deps[cnt++] = m->raises;
+                                    deps_of_type(p->type, f, false, deps, &cnt, cap, 0);
+                                if (m->raises && m->raises->file == f) {
+                                    if (cnt < cap)
+                                        deps[cnt] = m->raises;
+                                    cnt++;
+                                }
                             }
                     }
-                    if (cnt < cap)
+                    if (cnt <= cap)
                         break;
-                    cap *= 4;
+                    cap = cnt;
                     idlc_decl **nd = realloc(deps, cap * sizeof(*nd));
                     if (!nd) {
                         oom = true;
@@ -1340,13 +1365,24 @@ static void order_file(checker *ck, idlc_file *f)
             }
             if (top->next < top->ndeps) {
                 idlc_decl *dep = top->deps[top->next++];
-                if (GET_STATE(&state, dep))
+                uintptr_t st = GET_STATE(&state, dep);
+                if (st == 1 && dep != top->d) {
+                    /* Only shapes the checks above do not already reject
+                     * get here, e.g. a struct holding a sequence of a
+                     * typedef'd fixed array of itself. */
+                    idlc_error(ck->ctx, &top->d->loc, "'%s' and '%s' need each other's C definitions first; "
+                               "C cannot express this (use a struct instead of the typedef)",
+                               top->d->name, dep->name);
+                    continue;
+                }
+                if (st)
                     continue;
                 idlc__table_put(&state, dep, STATE(1), &oom);
                 stack[sp++] = (frame){dep, NULL, 0, 0};
                 continue;
             }
             f->decl_order[out++] = top->d;
+            idlc__table_set(&state, top->d, STATE(2));
             free(top->deps);
             sp--;
         }

@@ -235,12 +235,18 @@ static idlc_file_rec *add_rec(idlc_ctx *ctx, idlc_file *file)
     return r;
 }
 
-static idlc_file_rec *find_rec_by_file(idlc_ctx *ctx, const idlc_file *file)
+static idlc_file_rec *find_rec_by_file(const idlc_ctx *ctx, const idlc_file *file)
 {
     for (size_t i = 0; i < ctx->rec_count; i++)
         if (ctx->recs[i].file == file)
             return &ctx->recs[i];
     return NULL;
+}
+
+bool idlc__file_had_syntax_errors(const idlc_ctx *ctx, const idlc_file *file)
+{
+    const idlc_file_rec *rec = find_rec_by_file(ctx, file);
+    return rec && rec->syntax_errors;
 }
 
 static const char *stem_of(idlc_ctx *ctx, const char *path)
@@ -364,9 +370,12 @@ static idlc_result parse_new_file(idlc_ctx *ctx, const char *path, char *text, s
     ps.ctx = ctx;
     ps.file = file;
     unsigned before = ctx->errors;
-    idlc__parse_buffer(&ps, text, len);
+    int syntax_errors = idlc__parse_buffer(&ps, text, len);
     if (ctx->oom)
         return IDLC_ERR_IO;
+    rec = find_rec_by_file(ctx, file);
+    if (rec)
+        rec->syntax_errors = (unsigned)syntax_errors;
     idlc_result r = parse_imports(ctx, file);
     if (r == IDLC_ERR_IO)
         return r;
@@ -445,12 +454,13 @@ static idlc_result parse_imports(idlc_ctx *ctx, idlc_file *file)
             break;
         }
         if (!path) {
-            idlc_error(ctx, &imp->loc, "cannot find imported file '%s'", imp->path);
             if (ctx->include_count == 0)
-                idlc_note(ctx, NULL, "searched beside '%s' only; add search directories with -I", file->path);
+                idlc_error(ctx, &imp->loc, "cannot find imported file '%s' (searched beside '%s' only; "
+                           "add search directories with -I)", imp->path, file->path);
             else
-                idlc_note(ctx, NULL, "searched beside '%s' and in %zu -I director%s", file->path,
-                          ctx->include_count, ctx->include_count == 1 ? "y" : "ies");
+                idlc_error(ctx, &imp->loc, "cannot find imported file '%s' (searched beside '%s' and in "
+                           "%zu -I director%s)", imp->path, file->path, ctx->include_count,
+                           ctx->include_count == 1 ? "y" : "ies");
             continue;
         }
         idlc_file *found = NULL;

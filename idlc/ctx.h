@@ -17,6 +17,7 @@ typedef struct idlc_file_rec {
     unsigned long long ino; /* are read once */
     bool has_identity;
     bool active;            /* its imports are being read (cycle detection) */
+    unsigned syntax_errors; /* errors reported while parsing it */
 } idlc_file_rec;
 
 /* One step of the chain of imports being read. */
@@ -68,6 +69,10 @@ idlc_decl *idlc__symbol_get(const idlc_ctx *ctx, const char *qualified);
 /* Inserts unless present; returns the declaration already there, or NULL
  * (also on out of memory, which sets ctx->oom). */
 idlc_decl *idlc__symbol_put(idlc_ctx *ctx, const char *qualified, idlc_decl *decl);
+
+/* True when parsing `file` reported errors; the checker then skips the
+ * complaints a half-parsed declaration would cause (an "empty" struct). */
+bool idlc__file_had_syntax_errors(const idlc_ctx *ctx, const idlc_file *file);
 
 /* The text of line `line` of the file whose path pointer is `file`, and its
  * length without the newline; NULL when unknown. */
