@@ -448,7 +448,7 @@ static idlc_result parse_imports(idlc_ctx *ctx, idlc_file *file)
     for (idlc_import *imp = file->imports; imp; imp = imp->next) {
         ctx->stack[frame].via = imp;
         struct stat st;
-        char *path = resolve_import(ctx, file, imp->path, &st);
+        char *path = ctx->opts.no_import_files ? NULL : resolve_import(ctx, file, imp->path, &st);
         if (ctx->oom) {
             result = IDLC_ERR_IO;
             break;

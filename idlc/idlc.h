@@ -38,6 +38,8 @@ typedef struct idlc_options {
     void *diag_user;
     unsigned max_errors;    /* stop reporting after this many errors; 0 = 20 */
     int color;              /* reserved; diagnostics are plain text */
+    int no_import_files;    /* report every import as not found instead of
+                             * reading it (for fuzzing from memory) */
 } idlc_options;
 
 typedef struct idlc_ctx idlc_ctx;
