@@ -1,0 +1,550 @@
+/* Generates <stem>_client.h and <stem>_client.c: for every method a
+ * synchronous stub (and an _ex variant taking call options), an
+ * asynchronous one with a typed callback, send-only stubs for oneway
+ * methods, and event handler registration. Each stub packs its arguments
+ * into a small struct and calls the generic engine in piperpc/client.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generate.h"
+
+static uint32_t method_index(const idlc_decl *iface, const idlc_method *m)
+{
+    uint32_t i = 0;
+    for (const idlc_method *x = iface->u.interface_.methods; x != NULL && x != m; x = x->next)
+        i++;
+    return i;
+}
+
+static uint32_t event_index(const idlc_decl *iface, const idlc_method *m)
+{
+    uint32_t i = 0;
+    for (const idlc_method *x = iface->u.interface_.events; x != NULL && x != m; x = x->next)
+        i++;
+    return i;
+}
+
+/* The C declaration of an out (or inout, or result) pointer parameter. */
+static const char *out_param(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
+{
+    return gen_decl(g, idlc_sprintf(g->ctx, "%s *", gen_ctype_of(g, t, owner)), name);
+}
+
+static const char *const_out_param(gen_ctx *g, const idlc_type *t, const char *owner,
+                                   const char *name)
+{
+    const char *ct = gen_ctype_of(g, t, owner);
+    /* "const char *" is already const; a pointer to it is "const char *const *". */
+    if (strcmp(ct, "const char *") == 0)
+        return idlc_sprintf(g->ctx, "const char *const *%s", name);
+    return gen_decl(g, idlc_sprintf(g->ctx, "const %s *", ct), name);
+}
+
+/* "const char *key, prpc_bytes value" for the in (and, for async, inout)
+ * parameters; the sync form passes inout and out parameters as pointers. */
+static const char *param_list(gen_ctx *g, const idlc_method *m, const char *owner, bool sync)
+{
+    gen_buf b = {0};
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        const char *name = gen_param_name(g, p->name);
+        const char *decl = NULL;
+        if (p->dir == IDLC_DIR_IN)
+            decl = gen_in_param(g, p->type, owner, name);
+        else if (sync)
+            decl = out_param(g, p->type, owner, name);
+        else if (p->dir == IDLC_DIR_INOUT)
+            decl = gen_in_param(g, p->type, owner, name);
+        if (decl != NULL)
+            gen_printf(&b, ", %s", decl);
+    }
+    const char *s = idlc_strdup(g->ctx, b.p ? b.p : "");
+    gen_buf_free(&b);
+    return s;
+}
+
+static const char *sync_tail(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    if (!gen_has_result(m))
+        return "";
+    if (m->ret->kind == IDLC_TYPE_VOID)
+        return ", prpc_arena *arena";
+    return idlc_sprintf(g->ctx, ", prpc_arena *arena, %s", out_param(g, m->ret, owner, "result"));
+}
+
+static const char *cb_params(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    gen_buf b = {0};
+    gen_puts(&b, "void *user, prpc_status status, const prpc_remote_error *error");
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_printf(&b, ", %s", const_out_param(g, p->type, owner, gen_param_name(g, p->name)));
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_printf(&b, ", %s", const_out_param(g, m->ret, owner, "result"));
+    const char *s = idlc_strdup(g->ctx, b.p ? b.p : "");
+    gen_buf_free(&b);
+    return s;
+}
+
+static bool has_wire_params(const idlc_method *m)
+{
+    return gen_wire_params(m) > 0;
+}
+
+/* ----------------------------------------------------------- header */
+
+static void header_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
+{
+    gen_buf *b = &g->out;
+    const char *o = d->module;
+    const char *ins = param_list(g, m, o, true);
+    gen_doc(b, 0, m->doc);
+    if (m->attrs.deprecated)
+        gen_line(b, 0, "/* Deprecated%s%s. */", m->attrs.deprecated_reason ? ": " : "",
+                 m->attrs.deprecated_reason ? m->attrs.deprecated_reason : "");
+    if (m->oneway) {
+        gen_line(b, 0, "prpc_status %s(prpc_client *client%s);", m->c_name, ins);
+        gen_nl(b);
+        return;
+    }
+    const char *tail = sync_tail(g, m, o);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client%s%s);", m->c_name, ins, tail);
+    gen_line(b, 0, "prpc_status %s_ex(prpc_client *client, const prpc_call_options *opts%s%s);",
+             m->c_name, ins, tail);
+    gen_line(b, 0, "typedef void (*%s_cb)(%s);", m->c_name, cb_params(g, m, o));
+    const char *ains = param_list(g, m, o, false);
+    gen_line(b, 0, "prpc_status %s_async(prpc_client *client%s, %s_cb cb, void *user);", m->c_name,
+             ains, m->c_name);
+    gen_line(b, 0,
+             "prpc_status %s_async_ex(prpc_client *client, const prpc_call_options *opts%s, %s_cb cb, void *user);",
+             m->c_name, ains, m->c_name);
+    gen_nl(b);
+}
+
+static void header_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
+{
+    gen_buf *b = &g->out;
+    gen_doc(b, 0, ev->doc);
+    gen_line(b, 0, "typedef void (*%s_handler)(void *user%s);", ev->c_name,
+             param_list(g, ev, d->module, false));
+    gen_line(b, 0, "/* Registers the handler (NULL removes it) and subscribes at the server. */");
+    gen_line(b, 0, "prpc_status %s_on_%s(prpc_client *client, %s_handler handler, void *user);",
+             d->c_name, ev->name, ev->c_name);
+    gen_nl(b);
+}
+
+static void write_header(gen_ctx *g)
+{
+    gen_buf *b = &g->out;
+    const char *guard = idlc_sprintf(g->ctx, "PRPC_GEN_%s_CLIENT_H", g->file->stem);
+    char *u = idlc_strdup(g->ctx, guard);
+    for (char *p = u; p && *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            *p = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : '_';
+    guard = u;
+    gen_banner(g, idlc_sprintf(g->ctx, "Client stubs of module %s (see piperpc/client.h).", g->module));
+    gen_line(b, 0, "#ifndef %s", guard);
+    gen_line(b, 0, "#define %s", guard);
+    gen_nl(b);
+    gen_line(b, 0, "#include \"%s.h\"", g->file->stem);
+    gen_nl(b);
+    gen_line(b, 0, "#ifdef __cplusplus");
+    gen_line(b, 0, "extern \"C\" {");
+    gen_line(b, 0, "#endif");
+    gen_nl(b);
+    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next) {
+        if (d->kind != IDLC_DECL_INTERFACE)
+            continue;
+        gen_line(b, 0, "/* ---- %s */", d->qualified_name);
+        gen_nl(b);
+        for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next)
+            header_method(g, d, m);
+        for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next)
+            header_event(g, d, ev);
+    }
+    gen_line(b, 0, "#ifdef __cplusplus");
+    gen_line(b, 0, "}");
+    gen_line(b, 0, "#endif");
+    gen_nl(b);
+    gen_line(b, 0, "#endif /* %s */", guard);
+}
+
+/* ----------------------------------------------------------- source */
+
+/* The args struct and its encoder: the wire parameters in order. */
+static void args_codec(gen_ctx *g, const char *prefix, const idlc_method *m, const char *owner)
+{
+    gen_buf *b = &g->out;
+    if (!has_wire_params(m))
+        return;
+    gen_line(b, 0, "typedef struct %s_args {", prefix);
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_OUT)
+            gen_line(b, 1, "%s;", gen_in_param(g, p->type, owner, gen_param_name(g, p->name)));
+    gen_line(b, 0, "} %s_args;", prefix);
+    gen_nl(b);
+    gen_line(b, 0, "static void %s_args_encode(prpc_encoder *enc, const void *p)", prefix);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "const %s_args *a = p;", prefix);
+    gen_nl(b);
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        if (p->dir == IDLC_DIR_OUT)
+            continue;
+        const char *n = gen_param_name(g, p->name);
+        gen_encode(g, 1, p->type, owner,
+                   gen_by_pointer(p->type) ? idlc_sprintf(g->ctx, "(*a->%s)", n)
+                                           : idlc_sprintf(g->ctx, "a->%s", n));
+    }
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
+/* "{key, value}" initializing the args struct; sync inouts are pointers. */
+static const char *args_init(gen_ctx *g, const idlc_method *m, bool sync)
+{
+    gen_buf b = {0};
+    gen_puts(&b, "{");
+    bool first = true;
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        if (p->dir == IDLC_DIR_OUT)
+            continue;
+        const char *n = gen_param_name(g, p->name);
+        bool deref = sync && p->dir == IDLC_DIR_INOUT && !gen_by_pointer(p->type);
+        gen_printf(&b, "%s%s%s", first ? "" : ", ", deref ? "*" : "", n);
+        first = false;
+    }
+    gen_puts(&b, "}");
+    const char *s = idlc_strdup(g->ctx, b.p);
+    gen_buf_free(&b);
+    return s;
+}
+
+/* The result decoder: the return value alone, or [ret, outs...] into an
+ * outs struct of pointers. */
+static void result_codec(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    gen_buf *b = &g->out;
+    if (!gen_has_result(m))
+        return;
+    if (!gen_has_outs(m)) {
+        gen_line(b, 0, "static void %s_result_decode(prpc_decoder *dec, void *p)", m->c_name);
+        gen_line(b, 0, "{");
+        gen_line(b, 1, "%s = p;", out_param(g, m->ret, owner, "result"));
+        gen_nl(b);
+        gen_decode(g, 1, m->ret, owner, "(*result)");
+        gen_line(b, 0, "}");
+        gen_nl(b);
+        return;
+    }
+    gen_line(b, 0, "typedef struct %s_outs {", m->c_name);
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_line(b, 1, "%s;", out_param(g, p->type, owner, gen_param_name(g, p->name)));
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_line(b, 1, "%s;", out_param(g, m->ret, owner, "result"));
+    gen_line(b, 0, "} %s_outs;", m->c_name);
+    gen_nl(b);
+    gen_line(b, 0, "static void %s_result_decode(prpc_decoder *dec, void *p)", m->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "const %s_outs *o = p;", m->c_name);
+    gen_nl(b);
+    gen_line(b, 1, "prpc_dec_array_exact(dec, %u);", (unsigned)gen_reply_values(m));
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_decode(g, 1, m->ret, owner, "(*o->result)");
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_decode(g, 1, p->type, owner,
+                       idlc_sprintf(g->ctx, "(*o->%s)", gen_param_name(g, p->name)));
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
+/* The outs struct initializer: the out pointers, then the result. */
+static const char *outs_init(gen_ctx *g, const idlc_method *m, bool locals)
+{
+    gen_buf b = {0};
+    gen_puts(&b, "{");
+    bool first = true;
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        if (p->dir == IDLC_DIR_IN)
+            continue;
+        gen_printf(&b, "%s%s%s", first ? "" : ", ", locals ? "&" : "", gen_param_name(g, p->name));
+        first = false;
+    }
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_printf(&b, "%s%sresult", first ? "" : ", ", locals ? "&" : "");
+    gen_puts(&b, "}");
+    const char *s = idlc_strdup(g->ctx, b.p);
+    gen_buf_free(&b);
+    return s;
+}
+
+/* "key, value" forwarding the stub's own parameters. */
+static const char *forward(gen_ctx *g, const idlc_method *m, bool sync)
+{
+    gen_buf b = {0};
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        if (!sync && p->dir == IDLC_DIR_OUT)
+            continue;
+        gen_printf(&b, ", %s", gen_param_name(g, p->name));
+    }
+    if (sync && gen_has_result(m))
+        gen_puts(&b, m->ret->kind != IDLC_TYPE_VOID ? ", arena, result" : ", arena");
+    const char *s = idlc_strdup(g->ctx, b.p ? b.p : "");
+    gen_buf_free(&b);
+    return s;
+}
+
+static void zero_local(gen_ctx *g, int ind, const idlc_type *t, const char *owner, const char *name)
+{
+    const char *z = gen_zero(t);
+    const char *decl = gen_decl(g, gen_ctype_of(g, t, owner), name);
+    if (z != NULL)
+        gen_line(&g->out, ind, "%s = %s;", decl, z);
+    else
+        gen_line(&g->out, ind, "%s;", decl);
+}
+
+static void zero_memset(gen_ctx *g, int ind, const idlc_type *t, const char *name)
+{
+    if (gen_zero(t) == NULL)
+        gen_line(&g->out, ind, "memset(&%s, 0, sizeof %s);", name, name);
+}
+
+static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
+{
+    gen_buf *b = &g->out;
+    const char *o = d->module;
+    uint32_t idx = method_index(d, m);
+    const char *desc = idlc_sprintf(g->ctx, "&%s_methods[%u]", d->c_name, (unsigned)idx);
+    bool has_args = has_wire_params(m);
+    const char *enc = has_args ? idlc_sprintf(g->ctx, "%s_args_encode", m->c_name) : "NULL";
+    const char *argp = has_args ? "&args" : "NULL";
+
+    gen_line(b, 0, "/* ---- %s */", m->wire_name);
+    gen_nl(b);
+    args_codec(g, m->c_name, m, o);
+
+    const char *ins = param_list(g, m, o, true);
+    if (m->oneway) {
+        gen_line(b, 0, "prpc_status %s(prpc_client *client%s)", m->c_name, ins);
+        gen_line(b, 0, "{");
+        if (has_args)
+            gen_line(b, 1, "const %s_args args = %s;", m->c_name, args_init(g, m, true));
+        if (has_args)
+            gen_nl(b);
+        gen_line(b, 1, "return prpc_client_notify(client, %s, %s, %s);", desc, enc, argp);
+        gen_line(b, 0, "}");
+        gen_nl(b);
+        return;
+    }
+
+    result_codec(g, m, o);
+    const char *tail = sync_tail(g, m, o);
+
+    /* Synchronous. */
+    gen_line(b, 0, "prpc_status %s(prpc_client *client%s%s)", m->c_name, ins, tail);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "return %s_ex(client, NULL%s);", m->c_name, forward(g, m, true));
+    gen_line(b, 0, "}");
+    gen_nl(b);
+    gen_line(b, 0, "prpc_status %s_ex(prpc_client *client, const prpc_call_options *opts%s%s)",
+             m->c_name, ins, tail);
+    gen_line(b, 0, "{");
+    /* Out pointers are checked before anything is read or sent. */
+    gen_buf cond = {0};
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_printf(&cond, "%s%s == NULL", cond.len ? " || " : "", gen_param_name(g, p->name));
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_printf(&cond, "%sresult == NULL", cond.len ? " || " : "");
+    if (cond.len > 0) {
+        gen_line(b, 1, "if (%s)", cond.p);
+        gen_line(b, 2, "return PRPC_ERR_INVALID_ARG;");
+        gen_nl(b);
+    }
+    gen_buf_free(&cond);
+    if (has_args)
+        gen_line(b, 1, "const %s_args args = %s;", m->c_name, args_init(g, m, true));
+    if (gen_has_outs(m))
+        gen_line(b, 1, "%s_outs outs = %s;", m->c_name, outs_init(g, m, false));
+    if (has_args || gen_has_outs(m))
+        gen_nl(b);
+    if (!gen_has_result(m))
+        gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, NULL, NULL, NULL, opts);", desc,
+                 enc, argp);
+    else
+        gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, %s_result_decode, %s, arena, opts);",
+                 desc, enc, argp, m->c_name, gen_has_outs(m) ? "&outs" : "result");
+    gen_line(b, 0, "}");
+    gen_nl(b);
+
+    /* Asynchronous: the completion decodes into locals and calls back. */
+    gen_line(b, 0, "static void %s_done(const prpc_async_result *r)", m->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "%s_cb cb = (%s_cb)r->user_fn;", m->c_name, m->c_name);
+    if (!gen_has_result(m)) {
+        gen_nl(b);
+        gen_line(b, 1, "cb(r->user, r->status, r->error);");
+        gen_line(b, 0, "}");
+    } else {
+        gen_line(b, 1, "prpc_status status = r->status;");
+        for (const idlc_param *p = m->params; p != NULL; p = p->next)
+            if (p->dir != IDLC_DIR_IN)
+                zero_local(g, 1, p->type, o, gen_param_name(g, p->name));
+        if (m->ret->kind != IDLC_TYPE_VOID)
+            zero_local(g, 1, m->ret, o, "result");
+        if (gen_has_outs(m))
+            gen_line(b, 1, "%s_outs outs = %s;", m->c_name, outs_init(g, m, true));
+        gen_nl(b);
+        for (const idlc_param *p = m->params; p != NULL; p = p->next)
+            if (p->dir != IDLC_DIR_IN)
+                zero_memset(g, 1, p->type, gen_param_name(g, p->name));
+        if (m->ret->kind != IDLC_TYPE_VOID)
+            zero_memset(g, 1, m->ret, "result");
+        gen_line(b, 1, "if (status == PRPC_OK) {");
+        gen_line(b, 2, "%s_result_decode(r->result, %s);", m->c_name,
+                 gen_has_outs(m) ? "&outs" : "&result");
+        gen_line(b, 2, "status = prpc_dec_status(r->result);");
+        gen_line(b, 2, "if (status == PRPC_OK && prpc_dec_remaining(r->result) != 0)");
+        gen_line(b, 3, "status = PRPC_ERR_INCOMPATIBLE;");
+        gen_line(b, 1, "}");
+        gen_buf ok = {0}, bad = {0};
+        for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+            if (p->dir != IDLC_DIR_IN) {
+                gen_printf(&ok, ", &%s", gen_param_name(g, p->name));
+                gen_puts(&bad, ", NULL");
+            }
+        }
+        if (m->ret->kind != IDLC_TYPE_VOID) {
+            gen_puts(&ok, ", &result");
+            gen_puts(&bad, ", NULL");
+        }
+        gen_line(b, 1, "if (status == PRPC_OK)");
+        gen_line(b, 2, "cb(r->user, status, r->error%s);", ok.p);
+        gen_line(b, 1, "else");
+        gen_line(b, 2, "cb(r->user, status, r->error%s);", bad.p);
+        gen_buf_free(&ok);
+        gen_buf_free(&bad);
+        gen_line(b, 0, "}");
+    }
+    gen_nl(b);
+
+    const char *ains = param_list(g, m, o, false);
+    gen_line(b, 0, "prpc_status %s_async(prpc_client *client%s, %s_cb cb, void *user)", m->c_name,
+             ains, m->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "return %s_async_ex(client, NULL%s, cb, user);", m->c_name, forward(g, m, false));
+    gen_line(b, 0, "}");
+    gen_nl(b);
+    gen_line(b, 0,
+             "prpc_status %s_async_ex(prpc_client *client, const prpc_call_options *opts%s, %s_cb cb, void *user)",
+             m->c_name, ains, m->c_name);
+    gen_line(b, 0, "{");
+    if (has_args) {
+        gen_line(b, 1, "const %s_args args = %s;", m->c_name, args_init(g, m, false));
+        gen_nl(b);
+    }
+    gen_line(b, 1, "if (cb == NULL)");
+    gen_line(b, 2, "return PRPC_ERR_INVALID_ARG;");
+    gen_line(b, 1, "return prpc_client_call_async(client, %s, %s, %s, %s_done, (prpc_fn)cb, user, opts, NULL);",
+             desc, enc, argp, m->c_name);
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
+static void source_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
+{
+    gen_buf *b = &g->out;
+    const char *o = d->module;
+    gen_line(b, 0, "/* ---- event %s */", ev->wire_name);
+    gen_nl(b);
+    gen_line(b, 0, "static void %s_deliver(const prpc_event_delivery *d)", ev->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "%s_handler handler = (%s_handler)d->user_fn;", ev->c_name, ev->c_name);
+    if (ev->params != NULL) {
+        gen_line(b, 1, "prpc_decoder *dec = d->params;");
+        for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+            zero_local(g, 1, p->type, o, gen_param_name(g, p->name));
+        gen_nl(b);
+        for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+            zero_memset(g, 1, p->type, gen_param_name(g, p->name));
+        for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+            gen_decode(g, 1, p->type, o, gen_param_name(g, p->name));
+        gen_line(b, 1, "if (prpc_dec_status(dec) != PRPC_OK)");
+        gen_line(b, 2, "return; /* not the event this client knows: dropped */");
+    } else {
+        gen_nl(b);
+    }
+    gen_buf args = {0};
+    for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+        gen_printf(&args, ", %s%s", gen_by_pointer(p->type) ? "&" : "", gen_param_name(g, p->name));
+    gen_line(b, 1, "handler(d->user%s);", args.p ? args.p : "");
+    gen_buf_free(&args);
+    gen_line(b, 0, "}");
+    gen_nl(b);
+    const char *desc = idlc_sprintf(g->ctx, "&%s_events[%u]", d->c_name, (unsigned)event_index(d, ev));
+    gen_line(b, 0, "prpc_status %s_on_%s(prpc_client *client, %s_handler handler, void *user)",
+             d->c_name, ev->name, ev->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "if (handler == NULL)");
+    gen_line(b, 2, "return prpc_client_on_event(client, %s, NULL, NULL, NULL);", desc);
+    gen_line(b, 1, "return prpc_client_on_event(client, %s, %s_deliver, (prpc_fn)handler, user);", desc,
+             ev->c_name);
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
+static void write_source(gen_ctx *g)
+{
+    gen_buf *b = &g->out;
+    gen_banner(g, idlc_sprintf(g->ctx, "Client stubs of module %s.", g->module));
+    gen_line(b, 0, "#include <string.h>");
+    gen_nl(b);
+    gen_line(b, 0, "#include \"%s_client.h\"", g->file->stem);
+    gen_nl(b);
+
+    gen_ctype_set set = {0};
+    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next) {
+        if (d->kind != IDLC_DECL_INTERFACE)
+            continue;
+        for (int e = 0; e < 2; e++)
+            for (const idlc_method *m = e ? d->u.interface_.events : d->u.interface_.methods;
+                 m != NULL; m = m->next) {
+                gen_collect(g, &set, m->ret, d->module, GEN_DEC);
+                for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+                    unsigned dirs = e ? GEN_DEC
+                                  : p->dir == IDLC_DIR_IN  ? GEN_ENC
+                                  : p->dir == IDLC_DIR_OUT ? GEN_DEC
+                                                           : GEN_ENC | GEN_DEC;
+                    gen_collect(g, &set, p->type, d->module, dirs);
+                }
+            }
+    }
+    gen_constructed_codecs(g, &set);
+    gen_ctype_set_free(&set);
+
+    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next) {
+        if (d->kind != IDLC_DECL_INTERFACE)
+            continue;
+        for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next)
+            source_method(g, d, m);
+        for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next)
+            source_event(g, d, ev);
+    }
+    while (b->len > 1 && b->p[b->len - 1] == '\n' && b->p[b->len - 2] == '\n')
+        b->p[--b->len] = '\0';
+}
+
+idlc_result gen_client(gen_ctx *g, const char *out_dir)
+{
+    write_header(g);
+    idlc_result r = gen_write(g, out_dir, idlc_sprintf(g->ctx, "%s_client.h", g->file->stem));
+    gen_buf_free(&g->out);
+    if (r != IDLC_OK)
+        return r;
+    write_source(g);
+    r = gen_write(g, out_dir, idlc_sprintf(g->ctx, "%s_client.c", g->file->stem));
+    gen_buf_free(&g->out);
+    return r;
+}

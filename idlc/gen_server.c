@@ -1,0 +1,441 @@
+/* Generates <stem>_server.h and <stem>_server.c: for every interface an
+ * ops table of typed handlers, the invoke glue that decodes arguments,
+ * calls the handler and encodes its reply, reply functions for deferred
+ * calls, typed raise helpers, event emitters and broadcasters, the server
+ * descriptor and a registration function (see piperpc/service.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generate.h"
+
+static const char *out_param(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
+{
+    return gen_decl(g, idlc_sprintf(g->ctx, "%s *", gen_ctype_of(g, t, owner)), name);
+}
+
+/* A const pointer to a value of t, for encoder arguments. */
+static const char *const_ptr(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
+{
+    const char *ct = gen_ctype_of(g, t, owner);
+    if (strcmp(ct, "const char *") == 0)
+        return idlc_sprintf(g->ctx, "const char *const *%s", name);
+    return gen_decl(g, idlc_sprintf(g->ctx, "const %s *", ct), name);
+}
+
+static const char *join(gen_ctx *g, gen_buf *b)
+{
+    const char *s = idlc_strdup(g->ctx, b->p ? b->p : "");
+    gen_buf_free(b);
+    return s;
+}
+
+/* The handler's parameters after `prpc_call *call`. */
+static const char *handler_params(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    gen_buf b = {0};
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        const char *n = gen_param_name(g, p->name);
+        gen_printf(&b, ", %s",
+                   p->dir == IDLC_DIR_IN ? gen_in_param(g, p->type, owner, n) : out_param(g, p->type, owner, n));
+    }
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_printf(&b, ", %s", out_param(g, m->ret, owner, "result"));
+    return join(g, &b);
+}
+
+/* The reply function's parameters after `prpc_call *call`: the outs in
+ * order, then the result, all passed like in-parameters. */
+static const char *reply_params(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    gen_buf b = {0};
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_printf(&b, ", %s", gen_in_param(g, p->type, owner, gen_param_name(g, p->name)));
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_printf(&b, ", %s", gen_in_param(g, m->ret, owner, "result"));
+    return join(g, &b);
+}
+
+static const char *event_params(gen_ctx *g, const idlc_method *ev, const char *owner)
+{
+    gen_buf b = {0};
+    for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+        gen_printf(&b, ", %s", gen_in_param(g, p->type, owner, gen_param_name(g, p->name)));
+    return join(g, &b);
+}
+
+/* ----------------------------------------------------------- header */
+
+static void header_interface(gen_ctx *g, const idlc_decl *d)
+{
+    gen_buf *b = &g->out;
+    const char *o = d->module;
+    gen_line(b, 0, "/* ---- %s */", d->qualified_name);
+    gen_nl(b);
+    gen_doc(b, 0, d->doc);
+    gen_line(b, 0, "typedef struct %s_ops {", d->c_name);
+    for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
+        gen_doc(b, 1, m->doc);
+        gen_line(b, 1, "prpc_status (*%s)(prpc_call *call%s);", m->name, handler_params(g, m, o));
+    }
+    if (d->u.interface_.methods == NULL)
+        gen_line(b, 1, "void *reserved; /* the interface has no methods */");
+    gen_line(b, 0, "} %s_ops;", d->c_name);
+    gen_nl(b);
+    gen_line(b, 0, "/* The server's descriptor: %s_desc plus the dispatch glue. */", d->c_name);
+    gen_line(b, 0, "extern const prpc_service_desc %s_server_desc;", d->c_name);
+    gen_line(b, 0, "/* ops must outlive the server; user is what prpc_call_user returns. */");
+    gen_line(b, 0, "prpc_status %s_register(prpc_server *server, const %s_ops *ops, void *user);",
+             d->c_name, d->c_name);
+    gen_nl(b);
+    bool any = false;
+    for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
+        if (m->oneway)
+            continue;
+        if (!any)
+            gen_line(b, 0, "/* Replies, for handlers that called prpc_call_defer (any thread, once). */");
+        any = true;
+        gen_line(b, 0, "prpc_status %s_reply(prpc_call *call%s);", m->c_name, reply_params(g, m, o));
+    }
+    if (any)
+        gen_nl(b);
+    any = false;
+    for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
+        if (m->raises == NULL)
+            continue;
+        if (!any)
+            gen_line(b, 0, "/* Raise the method's IDL error: `return %s_<method>_raise(call, ...);`. */",
+                     d->c_name);
+        any = true;
+        gen_line(b, 0, "prpc_status %s_raise(prpc_call *call, %s code, const char *message);", m->c_name,
+                 m->raises->c_name);
+    }
+    if (any)
+        gen_nl(b);
+    for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next) {
+        gen_doc(b, 0, ev->doc);
+        gen_line(b, 0, "prpc_status %s_emit_%s(prpc_conn *conn%s);", d->c_name, ev->name,
+                 event_params(g, ev, o));
+        gen_line(b, 0, "prpc_status %s_broadcast_%s(prpc_server *server%s, size_t *sent);", d->c_name,
+                 ev->name, event_params(g, ev, o));
+        gen_nl(b);
+    }
+}
+
+static void write_header(gen_ctx *g)
+{
+    gen_buf *b = &g->out;
+    char *guard = idlc_sprintf(g->ctx, "PRPC_GEN_%s_SERVER_H", g->file->stem);
+    for (char *p = guard; p && *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            *p = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : '_';
+    gen_banner(g, idlc_sprintf(g->ctx, "Server skeletons of module %s (see piperpc/service.h).", g->module));
+    gen_line(b, 0, "#ifndef %s", guard);
+    gen_line(b, 0, "#define %s", guard);
+    gen_nl(b);
+    gen_line(b, 0, "#include \"%s.h\"", g->file->stem);
+    gen_nl(b);
+    gen_line(b, 0, "#ifdef __cplusplus");
+    gen_line(b, 0, "extern \"C\" {");
+    gen_line(b, 0, "#endif");
+    gen_nl(b);
+    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next)
+        if (d->kind == IDLC_DECL_INTERFACE)
+            header_interface(g, d);
+    gen_line(b, 0, "#ifdef __cplusplus");
+    gen_line(b, 0, "}");
+    gen_line(b, 0, "#endif");
+    gen_nl(b);
+    gen_line(b, 0, "#endif /* %s */", guard);
+}
+
+/* ----------------------------------------------------------- source */
+
+static void zero_local(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
+{
+    const char *z = gen_zero(t);
+    const char *decl = gen_decl(g, gen_ctype_of(g, t, owner), name);
+    if (z != NULL)
+        gen_line(&g->out, 1, "%s = %s;", decl, z);
+    else
+        gen_line(&g->out, 1, "%s;", decl);
+}
+
+static void reply_codec(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    gen_buf *b = &g->out;
+    if (!gen_has_result(m))
+        return;
+    if (!gen_has_outs(m)) {
+        gen_line(b, 0, "static void %s_reply_encode(prpc_encoder *enc, const void *p)", m->c_name);
+        gen_line(b, 0, "{");
+        gen_line(b, 1, "%s = p;", const_ptr(g, m->ret, owner, "result"));
+        gen_nl(b);
+        gen_encode(g, 1, m->ret, owner, "(*result)");
+        gen_line(b, 0, "}");
+        gen_nl(b);
+        return;
+    }
+    gen_line(b, 0, "typedef struct %s_values {", m->c_name);
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_line(b, 1, "%s;", const_ptr(g, m->ret, owner, "result"));
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_line(b, 1, "%s;", const_ptr(g, p->type, owner, gen_param_name(g, p->name)));
+    gen_line(b, 0, "} %s_values;", m->c_name);
+    gen_nl(b);
+    gen_line(b, 0, "/* [result, outs...] */");
+    gen_line(b, 0, "static void %s_reply_encode(prpc_encoder *enc, const void *p)", m->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "const %s_values *v = p;", m->c_name);
+    gen_nl(b);
+    gen_line(b, 1, "prpc_enc_array(enc, %u);", (unsigned)gen_reply_values(m));
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_encode(g, 1, m->ret, owner, "(*v->result)");
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_encode(g, 1, p->type, owner, idlc_sprintf(g->ctx, "(*v->%s)", gen_param_name(g, p->name)));
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
+static const char *addr_if_value(gen_ctx *g, const idlc_type *t, const char *name)
+{
+    return gen_by_pointer(t) ? name : idlc_sprintf(g->ctx, "&%s", name);
+}
+
+static void reply_fn(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    gen_buf *b = &g->out;
+    gen_line(b, 0, "prpc_status %s_reply(prpc_call *call%s)", m->c_name, reply_params(g, m, owner));
+    gen_line(b, 0, "{");
+    if (!gen_has_result(m)) {
+        gen_line(b, 1, "return prpc_call_reply(call, NULL, NULL);");
+    } else if (!gen_has_outs(m)) {
+        gen_line(b, 1, "return prpc_call_reply(call, %s_reply_encode, %s);", m->c_name,
+                 addr_if_value(g, m->ret, "result"));
+    } else {
+        gen_buf init = {0};
+        if (m->ret->kind != IDLC_TYPE_VOID)
+            gen_printf(&init, "%s", addr_if_value(g, m->ret, "result"));
+        for (const idlc_param *p = m->params; p != NULL; p = p->next)
+            if (p->dir != IDLC_DIR_IN)
+                gen_printf(&init, "%s%s", init.len ? ", " : "",
+                           addr_if_value(g, p->type, gen_param_name(g, p->name)));
+        gen_line(b, 1, "const %s_values values = {%s};", m->c_name, init.p);
+        gen_buf_free(&init);
+        gen_nl(b);
+        gen_line(b, 1, "return prpc_call_reply(call, %s_reply_encode, &values);", m->c_name);
+    }
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
+static void invoke_fn(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
+{
+    gen_buf *b = &g->out;
+    const char *o = d->module;
+    bool wire = gen_wire_params(m) > 0;
+    gen_line(b, 0, "static prpc_status %s_invoke(prpc_call *call, const void *table, prpc_decoder *params)",
+             m->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "const %s_ops *ops = table;", d->c_name);
+    if (wire)
+        gen_line(b, 1, "prpc_decoder *dec = params;");
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        zero_local(g, p->type, o, gen_param_name(g, p->name));
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        zero_local(g, m->ret, o, "result");
+    gen_line(b, 1, "prpc_status st;");
+    gen_nl(b);
+    if (!wire)
+        gen_line(b, 1, "(void)params;");
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (gen_zero(p->type) == NULL)
+            gen_line(b, 1, "memset(&%s, 0, sizeof %s);", gen_param_name(g, p->name),
+                     gen_param_name(g, p->name));
+    if (m->ret->kind != IDLC_TYPE_VOID && gen_zero(m->ret) == NULL)
+        gen_line(b, 1, "memset(&result, 0, sizeof result);");
+    gen_line(b, 1, "if (ops->%s == NULL)", m->name);
+    gen_line(b, 2, "return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */");
+    if (wire) {
+        for (const idlc_param *p = m->params; p != NULL; p = p->next)
+            if (p->dir != IDLC_DIR_OUT)
+                gen_decode(g, 1, p->type, o, gen_param_name(g, p->name));
+        gen_line(b, 1, "if (prpc_dec_status(dec) != PRPC_OK)");
+        gen_line(b, 2, "return prpc_dec_status(dec);");
+    }
+    gen_buf args = {0};
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        const char *n = gen_param_name(g, p->name);
+        bool addr = p->dir != IDLC_DIR_IN || gen_by_pointer(p->type);
+        gen_printf(&args, ", %s%s", addr ? "&" : "", n);
+    }
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_puts(&args, ", &result");
+    gen_line(b, 1, "st = ops->%s(call%s);", m->name, args.p ? args.p : "");
+    gen_buf_free(&args);
+    if (m->oneway) {
+        gen_line(b, 1, "return st; /* oneway: nothing is replied */");
+    } else {
+        gen_line(b, 1, "if (st != PRPC_OK || prpc_call_is_deferred(call))");
+        gen_line(b, 2, "return st;");
+        gen_buf rargs = {0};
+        for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+            if (p->dir == IDLC_DIR_IN)
+                continue;
+            const char *n = gen_param_name(g, p->name);
+            gen_printf(&rargs, ", %s%s", gen_by_pointer(p->type) ? "&" : "", n);
+        }
+        if (m->ret->kind != IDLC_TYPE_VOID)
+            gen_printf(&rargs, ", %sresult", gen_by_pointer(m->ret) ? "&" : "");
+        gen_line(b, 1, "return %s_reply(call%s);", m->c_name, rargs.p ? rargs.p : "");
+        gen_buf_free(&rargs);
+    }
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
+static uint32_t event_index(const idlc_decl *iface, const idlc_method *m)
+{
+    uint32_t i = 0;
+    for (const idlc_method *x = iface->u.interface_.events; x != NULL && x != m; x = x->next)
+        i++;
+    return i;
+}
+
+static void event_fns(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
+{
+    gen_buf *b = &g->out;
+    const char *o = d->module;
+    bool has = ev->params != NULL;
+    if (has) {
+        gen_line(b, 0, "typedef struct %s_args {", ev->c_name);
+        for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+            gen_line(b, 1, "%s;", gen_in_param(g, p->type, o, gen_param_name(g, p->name)));
+        gen_line(b, 0, "} %s_args;", ev->c_name);
+        gen_nl(b);
+        gen_line(b, 0, "static void %s_args_encode(prpc_encoder *enc, const void *p)", ev->c_name);
+        gen_line(b, 0, "{");
+        gen_line(b, 1, "const %s_args *a = p;", ev->c_name);
+        gen_nl(b);
+        for (const idlc_param *p = ev->params; p != NULL; p = p->next) {
+            const char *n = gen_param_name(g, p->name);
+            gen_encode(g, 1, p->type, o,
+                       gen_by_pointer(p->type) ? idlc_sprintf(g->ctx, "(*a->%s)", n)
+                                               : idlc_sprintf(g->ctx, "a->%s", n));
+        }
+        gen_line(b, 0, "}");
+        gen_nl(b);
+    }
+    gen_buf init = {0};
+    for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+        gen_printf(&init, "%s%s", init.len ? ", " : "", gen_param_name(g, p->name));
+    const char *desc = idlc_sprintf(g->ctx, "&%s_events[%u]", d->c_name, (unsigned)event_index(d, ev));
+    const char *enc = has ? idlc_sprintf(g->ctx, "%s_args_encode", ev->c_name) : "NULL";
+    const char *argp = has ? "&args" : "NULL";
+    const char *params = event_params(g, ev, o);
+
+    gen_line(b, 0, "prpc_status %s_emit_%s(prpc_conn *conn%s)", d->c_name, ev->name, params);
+    gen_line(b, 0, "{");
+    if (has) {
+        gen_line(b, 1, "const %s_args args = {%s};", ev->c_name, init.p);
+        gen_nl(b);
+    }
+    gen_line(b, 1, "return prpc_conn_emit(conn, %s, %s, %s);", desc, enc, argp);
+    gen_line(b, 0, "}");
+    gen_nl(b);
+    gen_line(b, 0, "prpc_status %s_broadcast_%s(prpc_server *server%s, size_t *sent)", d->c_name, ev->name,
+             params);
+    gen_line(b, 0, "{");
+    if (has) {
+        gen_line(b, 1, "const %s_args args = {%s};", ev->c_name, init.p);
+        gen_nl(b);
+    }
+    gen_line(b, 1, "return prpc_server_broadcast(server, %s, %s, %s, sent);", desc, enc, argp);
+    gen_line(b, 0, "}");
+    gen_nl(b);
+    gen_buf_free(&init);
+}
+
+static void source_interface(gen_ctx *g, const idlc_decl *d)
+{
+    gen_buf *b = &g->out;
+    const char *o = d->module;
+    gen_line(b, 0, "/* ---- %s */", d->qualified_name);
+    gen_nl(b);
+    for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
+        if (!m->oneway) {
+            reply_codec(g, m, o);
+            reply_fn(g, m, o);
+        }
+        if (m->raises != NULL) {
+            gen_line(b, 0, "prpc_status %s_raise(prpc_call *call, %s code, const char *message)",
+                     m->c_name, m->raises->c_name);
+            gen_line(b, 0, "{");
+            gen_line(b, 1, "return prpc_call_raise(call, (int64_t)code, message);");
+            gen_line(b, 0, "}");
+            gen_nl(b);
+        }
+        invoke_fn(g, d, m);
+    }
+    const char *methods = idlc_sprintf(g->ctx, "%s_server_methods", d->c_name);
+    gen_method_descs(g, d, true, methods);
+    gen_service_desc(g, d, idlc_sprintf(g->ctx, "%s_server_desc", d->c_name), methods, false);
+    gen_line(b, 0, "prpc_status %s_register(prpc_server *server, const %s_ops *ops, void *user)", d->c_name,
+             d->c_name);
+    gen_line(b, 0, "{");
+    gen_line(b, 1, "return prpc_server_register(server, &%s_server_desc, ops, user);", d->c_name);
+    gen_line(b, 0, "}");
+    gen_nl(b);
+    for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next)
+        event_fns(g, d, ev);
+}
+
+static void write_source(gen_ctx *g)
+{
+    gen_buf *b = &g->out;
+    gen_banner(g, idlc_sprintf(g->ctx, "Server skeletons of module %s.", g->module));
+    gen_line(b, 0, "#include <string.h>");
+    gen_nl(b);
+    gen_line(b, 0, "#include \"%s_server.h\"", g->file->stem);
+    gen_nl(b);
+    gen_ctype_set set = {0};
+    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next) {
+        if (d->kind != IDLC_DECL_INTERFACE)
+            continue;
+        for (int e = 0; e < 2; e++)
+            for (const idlc_method *m = e ? d->u.interface_.events : d->u.interface_.methods;
+                 m != NULL; m = m->next) {
+                gen_collect(g, &set, m->ret, d->module, GEN_ENC);
+                for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+                    unsigned dirs = e ? GEN_ENC
+                                  : p->dir == IDLC_DIR_IN  ? GEN_DEC
+                                  : p->dir == IDLC_DIR_OUT ? GEN_ENC
+                                                           : GEN_ENC | GEN_DEC;
+                    gen_collect(g, &set, p->type, d->module, dirs);
+                }
+            }
+    }
+    gen_constructed_codecs(g, &set);
+    gen_ctype_set_free(&set);
+    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next)
+        if (d->kind == IDLC_DECL_INTERFACE)
+            source_interface(g, d);
+    while (b->len > 1 && b->p[b->len - 1] == '\n' && b->p[b->len - 2] == '\n')
+        b->p[--b->len] = '\0';
+}
+
+idlc_result gen_server(gen_ctx *g, const char *out_dir)
+{
+    write_header(g);
+    idlc_result r = gen_write(g, out_dir, idlc_sprintf(g->ctx, "%s_server.h", g->file->stem));
+    gen_buf_free(&g->out);
+    if (r != IDLC_OK)
+        return r;
+    write_source(g);
+    r = gen_write(g, out_dir, idlc_sprintf(g->ctx, "%s_server.c", g->file->stem));
+    gen_buf_free(&g->out);
+    return r;
+}
