@@ -205,8 +205,7 @@ static void conn_finish(prpc__pconn *c);
  * c->lock held on entry, released on return. */
 static void unbusy_unlock(prpc__pconn *c)
 {
-    c->obj.busy--;
-    if (c->obj.busy == 0) {
+    if (atomic_fetch_sub(&c->obj.busy, 1) == 1) {
         prpc__cond_broadcast(&c->idle);
         if (c->obj.free_pending) {
             prpc__mutex_unlock(&c->lock);
@@ -545,7 +544,7 @@ void prpc__pconn_close(prpc__pconn *c)
         prpc__pool_unregister(c->pool, &c->obj, c->rfd, c->wfd);
     if (c->recv_pending) {
         c->recv_pending = false;
-        c->obj.busy++;
+        atomic_fetch_add(&c->obj.busy, 1);
         prpc__task_post(c->pool, &c->close_task, close_task_fn, c);
     }
     prpc__mutex_unlock(&c->lock);
@@ -577,7 +576,7 @@ void prpc__pconn_stop(prpc__pconn *c)
         return;
     prpc__pconn_close(c);
     prpc__mutex_lock(&c->lock);
-    while (c->obj.busy > 0)
+    while (atomic_load(&c->obj.busy) > 0)
         prpc__cond_wait(&c->idle, &c->lock);
     c->stopped = true;
     prpc__mutex_unlock(&c->lock);
@@ -610,7 +609,7 @@ void prpc__pconn_destroy(prpc__pconn *c)
         return;
     prpc__pconn_close(c);
     prpc__mutex_lock(&c->lock);
-    if (c->obj.busy > 0 && prpc__iopool_on_thread(c->pool)) {
+    if (atomic_load(&c->obj.busy) > 0 && prpc__iopool_on_thread(c->pool)) {
         /* Possibly our own callback: whoever drops busy to zero frees. */
         c->obj.free_pending = true;
         prpc__mutex_unlock(&c->lock);

@@ -208,21 +208,8 @@ static struct pobj *lookup(prpc__iopool *pool, uint64_t key, bool *wside)
     if (idx < pool->nslots && pool->slots[idx].obj != NULL &&
         (pool->slots[idx].gen & ~WSIDE_BIT) == gen)
         o = pool->slots[idx].obj;
-    if (o != NULL) {
-        /* The object's own lock orders after reg_lock; busy keeps it alive
-         * once reg_lock is released. */
-        if (o->kind == POBJ_CONN) {
-            prpc__pconn *c = (prpc__pconn *)o;
-            prpc__mutex_lock(&c->lock);
-            o->busy++;
-            prpc__mutex_unlock(&c->lock);
-        } else {
-            prpc__plistener *l = (prpc__plistener *)o;
-            prpc__mutex_lock(&l->lock);
-            o->busy++;
-            prpc__mutex_unlock(&l->lock);
-        }
-    }
+    if (o != NULL)
+        atomic_fetch_add(&o->busy, 1); /* keeps it alive after reg_lock */
     prpc__mutex_unlock(&pool->reg_lock);
     return o;
 }

@@ -20,7 +20,10 @@ struct pobj {
     enum pobj_kind kind;
     uint32_t slot;     /* 0 while not registered */
     uint32_t gen;
-    int busy;          /* callbacks running or posted; under the object's lock */
+    /* Callbacks running or posted. Raised without the object's lock (by the
+     * event lookup, which must not take it: close holds it while it
+     * unregisters); lowered under the lock, so waiters never miss zero. */
+    atomic_int busy;
     bool free_pending; /* destroy() ran in a callback: free when busy drops to 0 */
 };
 

@@ -334,7 +334,7 @@ const char *prpc__plistener_path(const prpc__plistener *l)
 
 static void listener_unbusy_unlock(prpc__plistener *l)
 {
-    if (--l->obj.busy == 0)
+    if (atomic_fetch_sub(&l->obj.busy, 1) == 1)
         prpc__cond_broadcast(&l->idle);
     prpc__mutex_unlock(&l->lock);
 }
@@ -366,7 +366,7 @@ prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__accept_cb cb, void 
         l->cb = cb;
         l->user = user;
         /* While a callback runs (busy) the pool re-arms after it. */
-        if (l->obj.busy == 0 && !l->backing_off) {
+        if (atomic_load(&l->obj.busy) == 0 && !l->backing_off) {
             l->armed = true;
             prpc__pool_arm(l->pool, &l->obj, l->fd, EPOLLIN, false);
         }
@@ -392,7 +392,7 @@ void prpc__plistener_on_event(prpc__plistener *l)
             /* Out of descriptors: the pending connection stays queued and
              * the socket stays readable, so re-arming now would spin. Wait. */
             l->backing_off = true;
-            l->obj.busy++;
+            atomic_fetch_add(&l->obj.busy, 1);
             l->backoff.fn = backoff_fn;
             l->backoff.user = l;
             prpc__timer_schedule(&l->backoff, prpc__now_ms() + ACCEPT_BACKOFF_MS);
@@ -464,7 +464,7 @@ void prpc__plistener_close(prpc__plistener *l)
     }
     if (l->accept_pending) {
         l->accept_pending = false;
-        l->obj.busy++;
+        atomic_fetch_add(&l->obj.busy, 1);
         prpc__task_post(l->pool, &l->close_task, listener_close_task, l);
     }
     prpc__mutex_unlock(&l->lock);
@@ -480,9 +480,9 @@ void prpc__plistener_stop(prpc__plistener *l)
     if (l->backing_off) {
         /* The cancelled backoff timer will never drop its busy count. */
         l->backing_off = false;
-        l->obj.busy--;
+        atomic_fetch_sub(&l->obj.busy, 1);
     }
-    while (l->obj.busy > 0)
+    while (atomic_load(&l->obj.busy) > 0)
         prpc__cond_wait(&l->idle, &l->lock);
     prpc__mutex_unlock(&l->lock);
 }
