@@ -1198,7 +1198,8 @@ static void interface_sig(checker *ck, idlc_decl *d)
         }
         free(tmp.p);
     }
-    qsort(r.items, r.count, sizeof(*r.items), cmp_decl_qname);
+    if (r.count)
+        qsort(r.items, r.count, sizeof(*r.items), cmp_decl_qname);
     for (size_t i = 0; i < r.count; i++) {
         idlc_decl *t = r.items[i];
         sb_put(&b, decl_kind_name(t->kind));
