@@ -319,7 +319,10 @@ static void write_header(gen_ctx *g)
     gen_line(&g->out, 0, "extern \"C\" {");
     gen_line(&g->out, 0, "#endif");
     gen_nl(&g->out);
-    gen_doc(&g->out, 0, g->file->doc);
+    if (g->file->doc != NULL) {
+        gen_doc(&g->out, 0, g->file->doc);
+        gen_nl(&g->out);
+    }
 
     const idlc_decl *const *order = (const idlc_decl *const *)g->file->decl_order;
     size_t ndecl = g->file->decl_count;

@@ -372,40 +372,60 @@ static const char *int_reader(idlc_type_kind k)
     }
 }
 
+/* "(*p)" as a plain value "*p", and its member m as "p->m". */
+static bool is_deref(const char *x)
+{
+    size_t n = strlen(x);
+    return n > 3 && x[0] == '(' && x[1] == '*' && x[n - 1] == ')';
+}
+
+static const char *value_of(gen_ctx *g, const char *x)
+{
+    return is_deref(x) ? idlc_strndup(g->ctx, x + 1, strlen(x) - 2) : x;
+}
+
+static const char *member_of(gen_ctx *g, const char *x, const char *m)
+{
+    if (is_deref(x))
+        return idlc_sprintf(g->ctx, "%.*s->%s", (int)(strlen(x) - 3), x + 2, m);
+    return idlc_sprintf(g->ctx, "%s.%s", x, m);
+}
+
 void gen_encode(gen_ctx *g, int ind, const idlc_type *t, const char *owner, const char *x)
 {
     gen_buf *b = &g->out;
     t = gen_resolve(t, &owner);
+    const char *xv = value_of(g, x);
     switch (t->kind) {
     case IDLC_TYPE_BOOL:
-        gen_line(b, ind, "prpc_enc_bool(enc, %s);", x);
+        gen_line(b, ind, "prpc_enc_bool(enc, %s);", xv);
         break;
     case IDLC_TYPE_I8:
     case IDLC_TYPE_I16:
     case IDLC_TYPE_I32:
     case IDLC_TYPE_I64:
-        gen_line(b, ind, "prpc_enc_int(enc, %s);", x);
+        gen_line(b, ind, "prpc_enc_int(enc, %s);", xv);
         break;
     case IDLC_TYPE_U8:
     case IDLC_TYPE_U16:
     case IDLC_TYPE_U32:
     case IDLC_TYPE_U64:
-        gen_line(b, ind, "prpc_enc_uint(enc, %s);", x);
+        gen_line(b, ind, "prpc_enc_uint(enc, %s);", xv);
         break;
     case IDLC_TYPE_F32:
-        gen_line(b, ind, "prpc_enc_f32(enc, %s);", x);
+        gen_line(b, ind, "prpc_enc_f32(enc, %s);", xv);
         break;
     case IDLC_TYPE_F64:
-        gen_line(b, ind, "prpc_enc_f64(enc, %s);", x);
+        gen_line(b, ind, "prpc_enc_f64(enc, %s);", xv);
         break;
     case IDLC_TYPE_STRING:
-        gen_line(b, ind, "prpc_enc_cstr(enc, %s);", x);
+        gen_line(b, ind, "prpc_enc_cstr(enc, %s);", xv);
         break;
     case IDLC_TYPE_BYTES:
-        gen_line(b, ind, "prpc_enc_bin(enc, %s.data, %s.len);", x, x);
+        gen_line(b, ind, "prpc_enc_bin(enc, %s, %s);", member_of(g, x, "data"), member_of(g, x, "len"));
         break;
     case IDLC_TYPE_ANY:
-        gen_line(b, ind, "prpc_enc_any(enc, %s);", x);
+        gen_line(b, ind, "prpc_enc_any(enc, %s);", xv);
         break;
     case IDLC_TYPE_NAMED:
         gen_line(b, ind, "%s_encode(enc, %s);", t->target->c_name, gen_addr(g, x));
@@ -578,7 +598,7 @@ static void codec_bodies(gen_ctx *g, const gen_ctype *c)
         gen_line(b, 2, "prpc_enc_fail(enc, PRPC_ERR_INVALID_ARG);");
         gen_line(b, 2, "return;");
         gen_line(b, 1, "}");
-        if (t->kind == IDLC_TYPE_SEQUENCE && t->size > 0) {
+        if (t->kind == IDLC_TYPE_SEQUENCE && t->size > 0 && t->size < UINT32_MAX) {
             gen_line(b, 1, "if (v->count > %llu) {", (unsigned long long)t->size);
             gen_line(b, 2, "prpc_enc_fail(enc, PRPC_ERR_INVALID_ARG); /* over the bound */");
             gen_line(b, 2, "return;");
@@ -616,7 +636,7 @@ decode:
         gen_line(b, 1, "v->items = NULL;");
         gen_line(b, 1, "v->count = 0;");
         gen_line(b, 1, map ? "prpc_dec_map(dec, &n);" : "prpc_dec_array(dec, &n);");
-        if (t->kind == IDLC_TYPE_SEQUENCE && t->size > 0) {
+        if (t->kind == IDLC_TYPE_SEQUENCE && t->size > 0 && t->size < UINT32_MAX) {
             gen_line(b, 1, "if (n > %llu) {", (unsigned long long)t->size);
             gen_line(b, 2, "prpc_dec_fail(dec, dec->type_err); /* over the bound */");
             gen_line(b, 2, "return;");
