@@ -727,6 +727,26 @@ static void validate_union(checker *ck, idlc_decl *d)
     }
 }
 
+/* An enum named by raises: its values travel as the code of an error reply,
+ * where negative codes are the framework's and 0 would read as success.
+ * Each enum is checked once, however many methods raise it. */
+static void validate_error_enum(checker *ck, idlc_table *done, const idlc_method *m)
+{
+    bool oom = false;
+    if (idlc__table_put(done, m->raises, m->raises, &oom) || oom) {
+        if (oom)
+            ck->ctx->oom = true;
+        return;
+    }
+    for (idlc_enumerator *e = m->raises->u.enum_.items; e; e = e->next) {
+        if (e->value > 0)
+            continue;
+        idlc_error(ck->ctx, &e->loc, "error code '%s' of enum '%s' is %" PRId64 "; error codes are positive "
+                   "(negative codes belong to the framework)", e->name, m->raises->name, e->value);
+        idlc_note(ck->ctx, &m->raises_loc, "'%s' is used as an error enum here", m->raises->name);
+    }
+}
+
 static void check_interface(checker *ck, idlc_decl *d)
 {
     idlc_table names, wires;
@@ -1465,6 +1485,8 @@ idlc_result idlc_check(idlc_ctx *ctx)
                 typedef_visit(ck, d, 0);
         }
     }
+    idlc_table error_enums;
+    idlc__table_init(&error_enums, true);
     for (idlc_file *f = ctx->files; f && !ctx->oom; f = f->next) {
         for (idlc_decl *d = f->decls; d; d = d->next) {
             switch (d->kind) {
@@ -1486,6 +1508,8 @@ idlc_result idlc_check(idlc_ctx *ctx)
                         validate_type(ck, m->ret, 0);
                         for (idlc_param *p = m->params; p; p = p->next)
                             validate_type(ck, p->type, 0);
+                        if (m->raises)
+                            validate_error_enum(ck, &error_enums, m);
                     }
                 break;
             default:
@@ -1493,6 +1517,7 @@ idlc_result idlc_check(idlc_ctx *ctx)
             }
         }
     }
+    idlc__table_free(&error_enums);
     for (idlc_file *f = ctx->files; f && !ctx->oom; f = f->next) {
         for (idlc_decl *d = f->decls; d; d = d->next) {
             if (d->kind != IDLC_DECL_STRUCT && d->kind != IDLC_DECL_UNION)
