@@ -199,6 +199,54 @@ prpc_status prpc__value_len(const uint8_t *p, size_t n, size_t *len)
     return PRPC_OK;
 }
 
+/* The scanner's rules for input that is all there and no longer than the
+ * size limit (so no value can exceed the limit, and every length is checked
+ * against the data alone): the same checks without the bookkeeping that
+ * resuming needs. This is the path of every message a transport delivers. */
+static prpc_status validate_whole(const uint8_t *p, size_t n, uint32_t max_depth, size_t *value_len)
+{
+    uint64_t left[PRPC_MAX_DEPTH_CAP];
+    uint32_t depth = 0;
+    uint64_t outstanding = 0;
+    size_t i = 0;
+    for (;;) {
+        if (i >= n)
+            return PRPC_ERR_PROTOCOL;
+        uint8_t b = p[i];
+        size_t hlen = prpc__head_len[b];
+        if (hlen == 0 || n - i < hlen)
+            return PRPC_ERR_PROTOCOL;
+        uint64_t payload, children;
+        prpc__head_decode(p + i, &payload, &children);
+        i += hlen;
+        if (depth > 0) {
+            left[depth - 1]--;
+            outstanding--;
+        }
+        uint64_t room = n - i;
+        if (outstanding > room || children > room - outstanding ||
+            payload > room - outstanding - children)
+            return PRPC_ERR_PROTOCOL;
+        if (prpc__head_is_container(b)) {
+            if (depth >= max_depth)
+                return PRPC_ERR_TOO_DEEP;
+            if (children != 0) {
+                left[depth++] = children;
+                outstanding += children;
+                continue;
+            }
+        } else {
+            i += (size_t)payload;
+        }
+        while (depth > 0 && left[depth - 1] == 0)
+            depth--;
+        if (depth == 0) {
+            *value_len = i;
+            return PRPC_OK;
+        }
+    }
+}
+
 prpc_status prpc_msgpack_validate(const void *data, size_t len, const prpc_limits *limits,
                                   size_t *value_len)
 {
@@ -207,6 +255,15 @@ prpc_status prpc_msgpack_validate(const void *data, size_t len, const prpc_limit
     if (data == NULL && len != 0)
         return PRPC_ERR_INVALID_ARG;
     prpc_limits l = prpc_limits_resolve(limits);
+    if (len <= l.max_message_size) {
+        size_t vlen = 0;
+        prpc_status st = validate_whole(data, len, l.max_depth, &vlen);
+        if (st == PRPC_OK && value_len != NULL)
+            *value_len = vlen;
+        return st;
+    }
+    /* Longer input: the resumable scanner tells a value that exceeds the
+     * limit from one that lies about its length. */
     prpc__scan s;
     prpc__scan_init(&s, &l, len);
     size_t used = 0;

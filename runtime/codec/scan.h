@@ -32,9 +32,17 @@ static inline uint64_t prpc__be64(const uint8_t *p)
     return (uint64_t)prpc__be32(p) << 32 | prpc__be32(p + 4);
 }
 
+/* The scanner's inner loops run once per value; compilers otherwise keep the
+ * header decoder out of line. */
+#if defined(__GNUC__)
+#  define PRPC__HOT_INLINE inline __attribute__((always_inline))
+#else
+#  define PRPC__HOT_INLINE inline
+#endif
+
 /* What a complete header announces: payload bytes that follow it (str, bin,
  * ext bodies) and elements that follow it (array items, map keys + values). */
-static inline void prpc__head_decode(const uint8_t *h, uint64_t *payload, uint64_t *children)
+static PRPC__HOT_INLINE void prpc__head_decode(const uint8_t *h, uint64_t *payload, uint64_t *children)
 {
     uint8_t b = h[0];
     *payload = 0;
