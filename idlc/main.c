@@ -107,11 +107,12 @@ static void dep_name(depbuf *b, const char *s)
     }
 }
 
+/* gen is NULL when nothing was generated (--check). */
 static int write_depfile(idlc_ctx *ctx, const char *depfile, const idlc_gen_options *gen)
 {
     depbuf b = {0};
     bool first = true;
-    for (const idlc_file *f = idlc_files(ctx); f; f = f->next) {
+    for (const idlc_file *f = idlc_files(ctx); gen && f; f = f->next) {
         if (!f->is_main)
             continue;
         const char *outs[16];
@@ -284,8 +285,7 @@ int main(int argc, char **argv)
         if (depfile)
             rc = write_depfile(ctx, depfile, &gen);
     } else if (depfile) {
-        idlc_gen_options none = {0};
-        rc = write_depfile(ctx, depfile, &none);
+        rc = write_depfile(ctx, depfile, NULL);
     }
 out:
     idlc_ctx_destroy(ctx);
