@@ -137,9 +137,10 @@ PRPC_API prpc_status prpc_server_endpoint(prpc_server *server, size_t index, cha
 /* Starts serving on the server's own pool of threads and returns. */
 PRPC_API prpc_status prpc_server_start(prpc_server *server);
 
-/* Starts serving and blocks the calling thread until prpc_server_stop or
- * prpc_server_stop_async; after stop_async it performs the graceful stop
- * (with opts.drain_timeout_ms) itself before returning. */
+/* Starts serving (unless prpc_server_start already did, so a program can
+ * announce readiness in between) and blocks the calling thread until
+ * prpc_server_stop or prpc_server_stop_async; after stop_async it performs
+ * the graceful stop (with opts.drain_timeout_ms) itself before returning. */
 PRPC_API prpc_status prpc_server_run(prpc_server *server);
 
 /* Graceful stop: stops accepting, answers new requests with

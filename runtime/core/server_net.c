@@ -456,10 +456,17 @@ prpc_status prpc_server_start(prpc_server *server)
 
 prpc_status prpc_server_run(prpc_server *server)
 {
-    prpc_status st = prpc_server_start(server);
-    if (st != PRPC_OK)
-        return st;
-    net_state *ns = reg_find(server);
+    net_state *ns = server ? reg_find(server) : NULL;
+    if (ns == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    prpc__mutex_lock(&ns->mu);
+    bool started = ns->started;
+    prpc__mutex_unlock(&ns->mu);
+    if (!started) {
+        prpc_status st = prpc_server_start(server);
+        if (st != PRPC_OK)
+            return st;
+    }
     /* A signal handler can only flip an atomic, so the wait polls it; 50 ms
      * is far below any drain bound and costs nothing measurable. */
     bool stop_here = false;
