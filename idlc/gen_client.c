@@ -28,7 +28,9 @@ static uint32_t event_index(const idlc_decl *iface, const idlc_method *m)
 /* The C declaration of an out (or inout, or result) pointer parameter. */
 static const char *out_param(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
 {
-    return gen_decl(g, idlc_sprintf(g->ctx, "%s *", gen_ctype_of(g, t, owner)), name);
+    const char *ct = gen_ctype_of(g, t, owner);
+    size_t n = strlen(ct);
+    return gen_decl(g, idlc_sprintf(g->ctx, n && ct[n - 1] == '*' ? "%s*" : "%s *", ct), name);
 }
 
 static const char *const_out_param(gen_ctx *g, const idlc_type *t, const char *owner,

@@ -11,7 +11,9 @@
 
 static const char *out_param(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
 {
-    return gen_decl(g, idlc_sprintf(g->ctx, "%s *", gen_ctype_of(g, t, owner)), name);
+    const char *ct = gen_ctype_of(g, t, owner);
+    size_t n = strlen(ct);
+    return gen_decl(g, idlc_sprintf(g->ctx, n && ct[n - 1] == '*' ? "%s*" : "%s *", ct), name);
 }
 
 /* A const pointer to a value of t, for encoder arguments. */

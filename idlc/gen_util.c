@@ -231,9 +231,9 @@ const char *gen_in_param(gen_ctx *g, const idlc_type *t, const char *owner, cons
 
 /* Identifiers the generated functions use themselves. */
 static const char *const reserved[] = {
-    "a", "arena", "call", "cb", "client", "conn", "d", "dec", "enc", "error", "handler", "i",
-    "n", "o", "opts", "ops", "outs", "p", "params", "r", "result", "sent", "server", "st",
-    "status", "table", "user", "v", "args",
+    "args", "arena", "call", "cb", "client", "conn", "d", "dec", "enc", "error", "handler",
+    "opts", "ops", "outs", "p", "params", "r", "result", "sent", "server", "st", "status",
+    "table", "user", "values",
 };
 
 const char *gen_param_name(gen_ctx *g, const char *name)
