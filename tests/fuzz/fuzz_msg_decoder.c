@@ -164,6 +164,10 @@ static void fuzz_reader(const uint8_t *data, size_t size)
     prpc_reader *r = prpc_reader_create(&limits);
     if (r == NULL)
         return;
+    /* whole-buffer validation and the incremental scanner must agree on
+     * where the first value ends */
+    size_t first_len = 0, first_seen = 0;
+    bool first_valid = prpc_msgpack_validate(data, size, &limits, &first_len) == PRPC_OK;
     /* piece sizes come from the input itself */
     size_t pos = 0, seen = 0;
     unsigned step = size ? data[0] : 1;
@@ -195,11 +199,17 @@ static void fuzz_reader(const uint8_t *data, size_t size)
             CHECK(len > 0 && seen + len <= pos);
             CHECK(memcmp(m, data + seen, len) == 0);
             CHECK(prpc_msgpack_validate(m, len, &limits, &vlen) == PRPC_OK && vlen == len);
+            if (seen == 0)
+                first_seen = len;
             seen += len;
         }
     }
     if (st == PRPC_OK)
         CHECK(prpc_reader_pending(r) == pos - seen);
+    if (first_valid)
+        CHECK(first_seen == first_len);
+    else
+        CHECK(first_seen == 0);
     prpc_reader_destroy(r);
 }
 
