@@ -2,11 +2,14 @@
  *   echo_helper stdio [MAX_MESSAGE]    serve one connection on stdin/stdout
  *   echo_helper listen ENDPOINT        serve ENDPOINT; prints "ready PORT" on
  *                                      stdout once listening; runs until killed
+ *   echo_helper client ENDPOINT N      open N connections, print "x", then echo
+ *                                      once on each; exit 0 if all answered
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "echo.h"
@@ -40,6 +43,37 @@ int main(int argc, char **argv)
         fflush(stdout);
         for (;;)
             pause();
+    }
+    if (strcmp(argv[1], "client") == 0 && argc > 3) {
+        /* A parent that lowered its descriptor limit passed it on. */
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        int n = atoi(argv[3]);
+        prpc__tconn *cs[64];
+        if (n < 1 || n > 64)
+            return 2;
+        prpc__dial_opts o;
+        memset(&o, 0, sizeof o);
+        o.connect_timeout_ms = 5000;
+        for (int i = 0; i < n; i++)
+            if (prpc__tdial(NULL, argv[2], &o, &cs[i], &err) != PRPC_OK)
+                return 3;
+        printf("x");
+        fflush(stdout);
+        for (int i = 0; i < n; i++) {
+            uint8_t *m = make_msg(10 + (size_t)i, (unsigned)i);
+            const uint8_t *r;
+            size_t rlen;
+            if (prpc__tconn_send(cs[i], m, 10 + (size_t)i) != PRPC_OK ||
+                prpc__tconn_recv_sync(cs[i], prpc__now_ms() + 10000, &r, &rlen) != PRPC_OK ||
+                !check_msg(r, rlen, (unsigned)i))
+                return 4;
+            free(m);
+            prpc__tconn_destroy(cs[i]);
+        }
+        return 0;
     }
     return 2;
 }

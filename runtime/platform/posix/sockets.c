@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "piperpc/alloc.h"
 #include "platform/posix/posix_io.h"
 
@@ -51,7 +52,7 @@ static prpc_status check_private_dir(const char *dir, prpc__err *err)
         return PRPC_ERR_DENIED;
     }
     if ((st.st_mode & 077) != 0) {
-        prpc__set_err(err, "runtime directory %s has mode %03o; it must be private (0700)", dir,
+        prpc__set_err(err, "runtime directory %s has mode %04o; it must be private (0700)", dir,
                       (unsigned)(st.st_mode & 0777));
         return PRPC_ERR_DENIED;
     }
@@ -391,6 +392,8 @@ void prpc__plistener_on_event(prpc__plistener *l)
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors: the pending connection stays queued and
              * the socket stays readable, so re-arming now would spin. Wait. */
+            prpc__log(PRPC_LOG_WARN, "accept on %s: %s; retrying in %u ms",
+                      l->path[0] ? l->path : "tcp", strerror(errno), ACCEPT_BACKOFF_MS);
             l->backing_off = true;
             atomic_fetch_add(&l->obj.busy, 1);
             l->backoff.fn = backoff_fn;

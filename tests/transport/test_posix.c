@@ -1,0 +1,693 @@
+/* POSIX-specific transport tests: the private runtime directory, stale and
+ * live socket files, the access policy, real server processes, SIGPIPE,
+ * running out of descriptors on accept, and the pool's timers and tasks. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "echo.h"
+#include "piperpc/alloc.h"
+#include <stdatomic.h>
+
+extern char **environ;
+
+#define WAIT_MS 10000u
+
+static char g_xdg[64];
+
+/* Every test gets a fresh XDG_RUNTIME_DIR, so runtime-directory state never
+ * leaks between tests or into the user's real one. */
+static int setup_xdg(void **state)
+{
+    (void)state;
+    snprintf(g_xdg, sizeof g_xdg, "/tmp/prpc-xdg-XXXXXX");
+    if (mkdtemp(g_xdg) == NULL)
+        return -1;
+    setenv("XDG_RUNTIME_DIR", g_xdg, 1);
+    return 0;
+}
+
+static int teardown_xdg(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_xdg);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void echo_one(prpc__tconn *c, size_t size, unsigned seed)
+{
+    uint8_t *m = make_msg(size, seed);
+    assert_int_equal(prpc__tconn_send(c, m, size), PRPC_OK);
+    free(m);
+    const uint8_t *r;
+    size_t rlen;
+    assert_int_equal(prpc__tconn_recv_sync(c, prpc__now_ms() + WAIT_MS, &r, &rlen), PRPC_OK);
+    assert_int_equal(rlen, size);
+    assert_true(check_msg(r, rlen, seed));
+}
+
+static prpc__tconn *dial(const char *ep)
+{
+    prpc__dial_opts o;
+    memset(&o, 0, sizeof o);
+    o.connect_timeout_ms = 5000;
+    prpc__tconn *c = NULL;
+    prpc__err err = {{0}};
+    prpc_status st = prpc__tdial(NULL, ep, &o, &c, &err);
+    if (st != PRPC_OK)
+        fail_msg("dial %s: %s (%s)", ep, prpc_strerror(st), err.msg);
+    return c;
+}
+
+/* ------------------------------------------------------ runtime directory */
+
+static void test_runtime_dir_created_private(void **state)
+{
+    (void)state;
+    char name[64], ep[128], path[256];
+    unique_name(name, sizeof name, "dir");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    echo_server s;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&s, ep, NULL, &err), PRPC_OK);
+    snprintf(path, sizeof path, "%s/piperpc", g_xdg);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(st.st_uid, geteuid());
+    snprintf(path, sizeof path, "%s/piperpc/%s", g_xdg, name);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 077, 0);
+    prpc__tconn *c = dial(ep);
+    echo_one(c, 10, 1);
+    prpc__tconn_destroy(c);
+    echo_stop(&s);
+    /* The socket path goes with the server. */
+    assert_int_not_equal(lstat(path, &st), 0);
+}
+
+static void expect_dir_refused(const char *needle)
+{
+    char name[64], ep[128];
+    unique_name(name, sizeof name, "bad");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    prpc__tlistener *l = NULL;
+    prpc__err err = {{0}};
+    assert_int_equal(prpc__tlistener_open(pool, ep, NULL, &l, &err), PRPC_ERR_DENIED);
+    assert_null(l);
+    if (strstr(err.msg, needle) == NULL)
+        fail_msg("message '%s' lacks '%s'", err.msg, needle);
+    /* A client refuses it too: it will not talk through a directory that
+     * someone else may control. */
+    prpc__tconn *c = NULL;
+    assert_int_equal(prpc__tdial(NULL, ep, NULL, &c, &err), PRPC_ERR_DENIED);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+}
+
+static void test_runtime_dir_wrong_mode_refused(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/piperpc", g_xdg);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(chmod(path, 0755), 0);
+    expect_dir_refused("0755");
+}
+
+static void test_runtime_dir_wrong_owner_refused(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* only root can give a directory away */
+    char path[256];
+    snprintf(path, sizeof path, "%s/piperpc", g_xdg);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    expect_dir_refused("owned by uid 65534");
+}
+
+static void test_runtime_dir_symlink_refused(void **state)
+{
+    (void)state;
+    char path[256], target[256];
+    snprintf(target, sizeof target, "%s/elsewhere", g_xdg);
+    snprintf(path, sizeof path, "%s/piperpc", g_xdg);
+    assert_int_equal(mkdir(target, 0700), 0);
+    assert_int_equal(symlink(target, path), 0);
+    expect_dir_refused("not a directory");
+}
+
+static void test_pipe_name_too_long_for_sun_path(void **state)
+{
+    (void)state;
+    char ep[300];
+    snprintf(ep, sizeof ep, "pipe:");
+    memset(ep + 5, 'x', 150);
+    ep[155] = '\0';
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    prpc__tlistener *l = NULL;
+    prpc__err err = {{0}};
+    assert_int_equal(prpc__tlistener_open(pool, ep, NULL, &l, &err), PRPC_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.msg, "limit"));
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+}
+
+/* ------------------------------------------------------- stale and live */
+
+static void make_stale_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(fd); /* bound, never listening: what a crashed server leaves */
+}
+
+static void test_stale_socket_cleaned(void **state)
+{
+    (void)state;
+    char name[64], ep[128], dir[256], path[512];
+    unique_name(name, sizeof name, "stale");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    assert_int_equal(prpc__runtime_dir(dir, sizeof dir, NULL), PRPC_OK);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    make_stale_socket(path);
+    echo_server s;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&s, ep, NULL, &err), PRPC_OK);
+    prpc__tconn *c = dial(ep);
+    echo_one(c, 10, 1);
+    prpc__tconn_destroy(c);
+    echo_stop(&s);
+}
+
+static void test_live_server_not_hijacked(void **state)
+{
+    (void)state;
+    char name[64], ep[128];
+    unique_name(name, sizeof name, "live");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    echo_server a;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&a, ep, NULL, &err), PRPC_OK);
+    /* The second server on the name fails, in either mode, and says why. */
+    prpc__tlistener *l = NULL;
+    assert_int_equal(prpc__tlistener_open(a.pool, ep, NULL, &l, &err), PRPC_ERR_ADDR_IN_USE);
+    assert_non_null(strstr(err.msg, "another server"));
+    char ep2[160];
+    snprintf(ep2, sizeof ep2, "%s?mode=byte", ep);
+    assert_int_equal(prpc__tlistener_open(a.pool, ep2, NULL, &l, &err), PRPC_ERR_ADDR_IN_USE);
+    prpc__tconn *c = dial(ep);
+    echo_one(c, 10, 1);
+    prpc__tconn_destroy(c);
+    echo_stop(&a);
+    /* Once it has gone, the name is free again. */
+    assert_int_equal(echo_start(&a, ep, NULL, &err), PRPC_OK);
+    echo_stop(&a);
+}
+
+static void test_live_foreign_server_not_hijacked(void **state)
+{
+    (void)state;
+    /* A server that does not use the lock file is found by the probe. */
+    char name[64], path[128], ep[160];
+    unique_name(name, sizeof name, "foreign");
+    snprintf(path, sizeof path, "/tmp/prpc-%s.sock", name);
+    snprintf(ep, sizeof ep, "unix:%s", path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    prpc__tlistener *l = NULL;
+    prpc__err err = {{0}};
+    assert_int_equal(prpc__tlistener_open(pool, ep, NULL, &l, &err), PRPC_ERR_ADDR_IN_USE);
+    assert_non_null(strstr(err.msg, "live server"));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0); /* still there */
+    close(fd);
+    /* Now it is stale: taken over. */
+    assert_int_equal(prpc__tlistener_open(pool, ep, NULL, &l, &err), PRPC_OK);
+    prpc__tlistener_destroy(l);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    char lockpath[160];
+    snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+    unlink(lockpath);
+}
+
+static void test_non_socket_never_removed(void **state)
+{
+    (void)state;
+    char name[64], path[128], ep[160];
+    unique_name(name, sizeof name, "file");
+    snprintf(path, sizeof path, "/tmp/prpc-%s.sock", name);
+    snprintf(ep, sizeof ep, "unix:%s", path);
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    prpc__tlistener *l = NULL;
+    prpc__err err = {{0}};
+    assert_int_equal(prpc__tlistener_open(pool, ep, NULL, &l, &err), PRPC_ERR_ADDR_IN_USE);
+    assert_non_null(strstr(err.msg, "not a socket"));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    unlink(path);
+    char lockpath[160];
+    snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+    unlink(lockpath);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+}
+
+/* ---------------------------------------------------------------- policy */
+
+struct policy_seen {
+    int calls;
+    prpc__peer peer;
+};
+
+static bool deny_all(void *user, const prpc__peer *peer)
+{
+    struct policy_seen *p = user;
+    p->calls++;
+    p->peer = *peer;
+    return false;
+}
+
+static void test_policy_hook_denies_peer(void **state)
+{
+    (void)state;
+    char name[64], ep[128];
+    unique_name(name, sizeof name, "deny");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    struct policy_seen seen;
+    memset(&seen, 0, sizeof seen);
+    prpc__listen_opts o;
+    memset(&o, 0, sizeof o);
+    o.authorize = deny_all;
+    o.authorize_user = &seen;
+    echo_server s;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&s, ep, &o, &err), PRPC_OK);
+    prpc__tconn *c = dial(ep);
+    uint8_t *m = make_msg(10, 1);
+    prpc_status st = prpc__tconn_send(c, m, 10);
+    free(m);
+    assert_true(st == PRPC_OK || st == PRPC_ERR_CLOSED);
+    const uint8_t *r;
+    size_t rlen;
+    assert_int_equal(prpc__tconn_recv_sync(c, prpc__now_ms() + WAIT_MS, &r, &rlen), PRPC_ERR_CLOSED);
+    prpc__tconn_destroy(c);
+    /* The hook saw who it was; the core never saw the connection. */
+    assert_int_equal(seen.calls, 1);
+    assert_true(seen.peer.has_cred);
+    assert_int_equal(seen.peer.uid, geteuid());
+    assert_int_equal(seen.peer.pid, getpid());
+    assert_int_equal(s.accepted, 0);
+    assert_int_equal(prpc__tlistener_refused(s.listener), 1);
+    echo_stop(&s);
+}
+
+static void test_default_policy_other_user_refused(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs to become another user */
+    char name[64], path[128], ep[160];
+    unique_name(name, sizeof name, "uid");
+    snprintf(path, sizeof path, "/tmp/prpc-%s.sock", name);
+    snprintf(ep, sizeof ep, "unix:%s", path);
+    echo_server s;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&s, ep, NULL, &err), PRPC_OK);
+    /* Let the other user reach the socket, so only the policy stops it. */
+    assert_int_equal(chmod(path, 0777), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+            _exit(11);
+        static const uint8_t msg[] = {0x94, 0x00, 0x01, 0xa1, 'x', 0x90};
+        send(fd, msg, sizeof msg, MSG_NOSIGNAL);
+        char buf[64];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        _exit(n <= 0 ? 0 : 12); /* closed without an answer */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(s.accepted, 0);
+    assert_int_equal(prpc__tlistener_refused(s.listener), 1);
+    echo_stop(&s);
+    char lockpath[160];
+    snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+    unlink(lockpath);
+}
+
+/* ------------------------------------------------------------- processes */
+
+/* Starts echo_helper serving ep; returns its pid. */
+static pid_t start_helper(const char *ep)
+{
+    int out[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    char *argv[] = {(char *)ECHO_HELPER_PATH, (char *)"listen", (char *)ep, NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, ECHO_HELPER_PATH, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    char buf[64] = {0};
+    ssize_t n = read(out[0], buf, sizeof buf - 1); /* "ready PORT" */
+    close(out[0]);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "ready"));
+    return pid;
+}
+
+static void stop_helper(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+static void test_separate_server_process(void **state)
+{
+    (void)state;
+    const char *modes[] = {"", "?mode=byte"};
+    for (int m = 0; m < 2; m++) {
+        char name[64], ep[160];
+        unique_name(name, sizeof name, "proc");
+        snprintf(ep, sizeof ep, "pipe:%s%s", name, modes[m]);
+        pid_t pid = start_helper(ep);
+        prpc__tconn *c = dial(ep);
+        prpc__peer peer;
+        prpc__tconn_peer(c, &peer);
+        assert_true(peer.has_cred);
+        assert_int_equal(peer.pid, pid);
+        for (unsigned i = 0; i < 500; i++)
+            echo_one(c, 16 + i, i);
+        echo_one(c, (size_t)4 << 20, 77);
+        /* The server dies: the client learns it at once, with no signal. */
+        stop_helper(pid);
+        const uint8_t *r;
+        size_t rlen;
+        assert_int_equal(prpc__tconn_recv_sync(c, prpc__now_ms() + WAIT_MS, &r, &rlen),
+                         PRPC_ERR_CLOSED);
+        uint8_t *msg = make_msg(100, 1);
+        assert_int_equal(prpc__tconn_send(c, msg, 100), PRPC_ERR_CLOSED);
+        free(msg);
+        prpc__tconn_destroy(c);
+        /* The dead server's socket file is stale; a new server takes it. */
+        pid = start_helper(ep);
+        c = dial(ep);
+        echo_one(c, 10, 1);
+        prpc__tconn_destroy(c);
+        stop_helper(pid);
+    }
+}
+
+static void test_stdio_child_gone_no_sigpipe(void **state)
+{
+    (void)state;
+    /* "true" exits at once; writing to its closed stdin must fail cleanly
+     * (SIGPIPE would kill this test). */
+    const char *argv[] = {"true", NULL};
+    prpc__dial_opts o;
+    memset(&o, 0, sizeof o);
+    o.argv = argv;
+    prpc__tconn *c = NULL;
+    prpc__err err = {{0}};
+    assert_int_equal(prpc__tdial(NULL, "stdio:", &o, &c, &err), PRPC_OK);
+    const uint8_t *r;
+    size_t rlen;
+    assert_int_equal(prpc__tconn_recv_sync(c, prpc__now_ms() + WAIT_MS, &r, &rlen), PRPC_ERR_CLOSED);
+    uint8_t *m = make_msg(100000, 1);
+    assert_int_equal(prpc__tconn_send(c, m, 100000), PRPC_ERR_CLOSED);
+    free(m);
+    prpc__tconn_destroy(c);
+    /* A program that does not exist is a clear error, and leaves no child. */
+    const char *nope[] = {"/nonexistent/prpc-server", NULL};
+    o.argv = nope;
+    assert_int_equal(prpc__tdial(NULL, "stdio:", &o, &c, &err), PRPC_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "nonexistent"));
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+static void test_dial_waits_for_server(void **state)
+{
+    (void)state;
+    char name[64], ep[128];
+    unique_name(name, sizeof name, "wait");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    /* Nobody there: one attempt fails at once, a deadline fails after it. */
+    prpc__tconn *c = NULL;
+    prpc__err err = {{0}};
+    assert_int_equal(prpc__tdial(NULL, ep, NULL, &c, &err), PRPC_ERR_UNAVAILABLE);
+    prpc__dial_opts o;
+    memset(&o, 0, sizeof o);
+    o.connect_timeout_ms = 200;
+    uint64_t t0 = prpc__now_ms();
+    assert_int_equal(prpc__tdial(NULL, ep, &o, &c, &err), PRPC_ERR_UNAVAILABLE);
+    assert_true(prpc__now_ms() - t0 >= 190);
+    /* A server appearing while the client waits is found. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        prpc__sleep_ms(300);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        execl(ECHO_HELPER_PATH, ECHO_HELPER_PATH, "listen", ep, (char *)NULL);
+        _exit(127);
+    }
+    o.connect_timeout_ms = 5000;
+    assert_int_equal(prpc__tdial(NULL, ep, &o, &c, &err), PRPC_OK);
+    echo_one(c, 10, 3);
+    prpc__tconn_destroy(c);
+    stop_helper(pid);
+}
+
+/* ------------------------------------------------------ out of descriptors */
+
+static atomic_int g_backoffs;
+
+static void count_backoffs(void *user, prpc_log_level level, const char *message)
+{
+    (void)user;
+    (void)level;
+    if (strstr(message, "retrying in") != NULL)
+        atomic_fetch_add(&g_backoffs, 1);
+}
+
+static void test_accept_emfile_does_not_spin(void **state)
+{
+    (void)state;
+    char name[64], ep[128];
+    unique_name(name, sizeof name, "emfile");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    echo_server s;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&s, ep, NULL, &err), PRPC_OK);
+    atomic_store(&g_backoffs, 0);
+    prpc_set_log(count_backoffs, NULL, PRPC_LOG_WARN);
+    int out[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)count_fds() + 2; /* room for two connections, then EMFILE */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    /* The clients live in another process, so that only the server runs out. */
+    char *argv[] = {(char *)ECHO_HELPER_PATH, (char *)"client", ep, (char *)"8", NULL};
+    pid_t pid;
+    int sr = posix_spawn(&pid, ECHO_HELPER_PATH, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    char x = 0;
+    ssize_t n = sr == 0 ? read(out[0], &x, 1) : -1; /* all 8 connected */
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    prpc__sleep_ms(600);
+    getrusage(RUSAGE_SELF, &r1);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    close(out[0]);
+    assert_int_equal(sr, 0);
+    assert_int_equal(n, 1);
+    long cpu_us = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1000000L +
+                  (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) +
+                  (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000L +
+                  (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    prpc_set_log(NULL, NULL, PRPC_LOG_ERROR);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* It ran out, and backed off instead of spinning: a handful of retries
+     * in 600 ms, and almost no CPU. */
+    int backoffs = atomic_load(&g_backoffs);
+    if (backoffs < 1 || backoffs > 12)
+        fail_msg("%d accept back-offs in 600 ms", backoffs);
+    if (cpu_us > 150000)
+        fail_msg("accept spun: %ld us of CPU in 600 ms", cpu_us);
+    assert_int_equal(echo_wait_ended(&s, 8, WAIT_MS), 8);
+    echo_stop(&s);
+}
+
+/* ------------------------------------------------------- timers and tasks */
+
+struct tick {
+    prpc__mutex lock;
+    prpc__cond cond;
+    int order[8];
+    int n;
+};
+
+struct tick_arg {
+    struct tick *t;
+    int id;
+};
+
+static void tick_fn(void *arg)
+{
+    struct tick_arg *a = arg;
+    prpc__mutex_lock(&a->t->lock);
+    a->t->order[a->t->n++] = a->id;
+    prpc__cond_broadcast(&a->t->cond);
+    prpc__mutex_unlock(&a->t->lock);
+}
+
+static void test_pool_timers_and_tasks(void **state)
+{
+    (void)state;
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(2, &pool), PRPC_OK);
+    struct tick t;
+    memset(&t, 0, sizeof t);
+    prpc__mutex_init(&t.lock);
+    prpc__cond_init(&t.cond);
+    struct tick_arg a[5];
+    prpc__timer tm[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct tick_arg){&t, i};
+        prpc__timer_init(&tm[i], pool, tick_fn, &a[i]);
+    }
+    uint64_t now = prpc__now_ms();
+    prpc__timer_schedule(&tm[0], now + 120);
+    prpc__timer_schedule(&tm[1], now + 40);
+    prpc__timer_schedule(&tm[2], now + 80);
+    prpc__timer_schedule(&tm[3], now + 60);
+    prpc__timer_cancel(&tm[3]);            /* never fires */
+    prpc__timer_schedule(&tm[2], now + 20); /* moved earlier */
+    a[4] = (struct tick_arg){&t, 9};
+    prpc__task task;
+    prpc__task_post(pool, &task, tick_fn, &a[4]);
+    prpc__mutex_lock(&t.lock);
+    while (t.n < 4 && prpc__cond_wait_until(&t.cond, &t.lock, now + 5000) == PRPC_OK) {
+    }
+    prpc__mutex_unlock(&t.lock);
+    prpc__sleep_ms(100);
+    assert_int_equal(t.n, 4);
+    assert_int_equal(t.order[0], 9);
+    assert_int_equal(t.order[1], 2);
+    assert_int_equal(t.order[2], 1);
+    assert_int_equal(t.order[3], 0);
+    assert_true(prpc__now_ms() - now >= 120);
+    for (int i = 0; i < 4; i++)
+        prpc__timer_cancel(&tm[i]);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    prpc__cond_destroy(&t.cond);
+    prpc__mutex_destroy(&t.lock);
+}
+
+static void test_posix_no_fd_leak(void **state)
+{
+    (void)state;
+    int before = count_fds();
+    for (int round = 0; round < 3; round++) {
+        char name[64], ep[128];
+        unique_name(name, sizeof name, "leak");
+        snprintf(ep, sizeof ep, "pipe:%s", name);
+        echo_server s;
+        prpc__err err = {{0}};
+        assert_int_equal(echo_start(&s, ep, NULL, &err), PRPC_OK);
+        prpc__tlistener *l = NULL;
+        assert_int_equal(prpc__tlistener_open(s.pool, ep, NULL, &l, &err), PRPC_ERR_ADDR_IN_USE);
+        prpc__tconn *c = dial(ep);
+        echo_one(c, 10, 1);
+        prpc__tconn_destroy(c);
+        echo_stop(&s);
+    }
+    assert_int_equal(count_fds(), before);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_xdg, teardown_xdg)
+
+int main(void)
+{
+    /* A parent's ignored SIGPIPE would hide a bug: use the default. */
+    signal(SIGPIPE, SIG_DFL);
+    const struct CMUnitTest tests[] = {
+        T(test_runtime_dir_created_private),
+        T(test_runtime_dir_wrong_mode_refused),
+        T(test_runtime_dir_wrong_owner_refused),
+        T(test_runtime_dir_symlink_refused),
+        T(test_pipe_name_too_long_for_sun_path),
+        T(test_stale_socket_cleaned),
+        T(test_live_server_not_hijacked),
+        T(test_live_foreign_server_not_hijacked),
+        T(test_non_socket_never_removed),
+        T(test_policy_hook_denies_peer),
+        T(test_default_policy_other_user_refused),
+        T(test_separate_server_process),
+        T(test_stdio_child_gone_no_sigpipe),
+        T(test_dial_waits_for_server),
+        T(test_accept_emfile_does_not_spin),
+        T(test_pool_timers_and_tasks),
+        T(test_posix_no_fd_leak),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
