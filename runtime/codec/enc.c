@@ -3,6 +3,7 @@
 #include <msgpack/pack.h>
 #include <string.h>
 
+#include "codec/enc.h"
 #include "codec/scan.h"
 #include "codec/utf8.h"
 #include "piperpc/alloc.h"
@@ -187,6 +188,11 @@ void prpc_enc_map(prpc_encoder *enc, uint32_t n)
 {
     PACKER(pk, enc);
     (void)msgpack_pack_map(&pk, n);
+}
+
+void prpc__enc_raw(prpc_encoder *enc, const void *data, size_t len)
+{
+    put(enc, data, len);
 }
 
 void prpc_enc_any(prpc_encoder *enc, prpc_any v)

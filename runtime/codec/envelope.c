@@ -2,6 +2,7 @@
  * request, notification and response headers. */
 #include <string.h>
 
+#include "codec/enc.h"
 #include "codec/scan.h"
 #include "codec/utf8.h"
 #include "piperpc/codec.h"
@@ -132,6 +133,69 @@ void prpc_enc_response_ok(prpc_encoder *enc, uint32_t msgid)
     prpc_enc_nil(enc);
 }
 
+/* Encodes an error message that must go out whatever it holds: a reply
+ * that cannot be encoded would leave the caller waiting, so bytes that are
+ * not valid UTF-8 are replaced by '?' (one byte for one, so the length is
+ * known up front) instead of failing the encoder. */
+static void enc_text_lossy(prpc_encoder *enc, const char *text)
+{
+    const uint8_t *s = (const uint8_t *)text;
+    size_t len = strlen(text);
+    if (prpc__utf8_valid(s, len, false)) {
+        prpc_enc_str(enc, text, len);
+        return;
+    }
+    uint8_t buf[256];
+    size_t used = 0;
+    /* Written by hand: the str header for len bytes, then the cleaned
+     * bytes in pieces. */
+    if (len > UINT32_MAX) {
+        prpc_enc_fail(enc, PRPC_ERR_TOO_LARGE);
+        return;
+    }
+    uint8_t head[5];
+    size_t hlen;
+    if (len < 32) {
+        head[0] = (uint8_t)(0xa0 | len);
+        hlen = 1;
+    } else if (len <= UINT8_MAX) {
+        head[0] = 0xd9;
+        head[1] = (uint8_t)len;
+        hlen = 2;
+    } else if (len <= UINT16_MAX) {
+        head[0] = 0xda;
+        head[1] = (uint8_t)(len >> 8);
+        head[2] = (uint8_t)len;
+        hlen = 3;
+    } else {
+        head[0] = 0xdb;
+        head[1] = (uint8_t)(len >> 24);
+        head[2] = (uint8_t)(len >> 16);
+        head[3] = (uint8_t)(len >> 8);
+        head[4] = (uint8_t)len;
+        hlen = 5;
+    }
+    prpc__enc_raw(enc, head, hlen);
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t k = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (k > len - i || !prpc__utf8_valid(s + i, k, false)) {
+            buf[used++] = '?';
+            i++;
+        } else {
+            memcpy(buf + used, s + i, k);
+            used += k;
+            i += k;
+        }
+        if (used > sizeof buf - 4) {
+            prpc__enc_raw(enc, buf, used);
+            used = 0;
+        }
+    }
+    prpc__enc_raw(enc, buf, used);
+}
+
 void prpc_enc_response_error(prpc_encoder *enc, uint32_t msgid, int64_t code, const char *message)
 {
     prpc_enc_array(enc, 4);
@@ -139,6 +203,6 @@ void prpc_enc_response_error(prpc_encoder *enc, uint32_t msgid, int64_t code, co
     prpc_enc_uint(enc, msgid);
     prpc_enc_array(enc, 2);
     prpc_enc_int(enc, code);
-    prpc_enc_cstr(enc, message != NULL ? message : "");
+    enc_text_lossy(enc, message != NULL ? message : "");
     prpc_enc_nil(enc);
 }

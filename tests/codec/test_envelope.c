@@ -101,6 +101,54 @@ static void test_envelope_exact_bytes(void **state)
     prpc_enc_free(&enc);
 }
 
+static void test_envelope_error_message_is_always_sendable(void **state)
+{
+    (void)state;
+    /* A handler's message with invalid UTF-8 still makes a valid reply:
+     * each bad byte becomes '?', so the length is unchanged. */
+    const size_t sizes[] = {5, 31, 32, 255, 256, 65535, 65536, 70001};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        char *text = malloc(n + 1);
+        char *want = malloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+            text[i] = want[i] = (char)('a' + i % 26);
+        }
+        /* a stray continuation, a truncated sequence at the end, and a
+         * valid 2-byte sequence kept as it is */
+        text[1] = (char)0x80;
+        want[1] = '?';
+        text[2] = (char)0xc3;
+        text[3] = (char)0xa9;
+        want[2] = (char)0xc3;
+        want[3] = (char)0xa9;
+        text[n - 1] = (char)0xe2;
+        want[n - 1] = '?';
+        text[n] = want[n] = '\0';
+        prpc_encoder enc;
+        prpc_enc_init(&enc, 0);
+        prpc_enc_response_error(&enc, 4, 17, text);
+        assert_int_equal(prpc_enc_status(&enc), PRPC_OK);
+        prpc_msg msg;
+        assert_int_equal(prpc_msg_parse(enc.data, enc.len, NULL, &msg), PRPC_OK);
+        prpc_decoder dec;
+        prpc_dec_init(&dec, msg.error.data, msg.error.len, g_arena);
+        int64_t code;
+        const char *got;
+        size_t got_len;
+        prpc_dec_array_exact(&dec, 2);
+        prpc_dec_i64(&dec, &code);
+        prpc_dec_str(&dec, &got, &got_len);
+        assert_int_equal(dec.status, PRPC_OK);
+        assert_int_equal(code, 17);
+        assert_int_equal(got_len, n);
+        assert_string_equal(got, want);
+        prpc_enc_free(&enc);
+        free(text);
+        free(want);
+    }
+}
+
 static void test_envelope_response_and_notify_parse(void **state)
 {
     (void)state;
@@ -335,6 +383,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_envelope_request_round_trip),
         T(test_envelope_exact_bytes),
+        T(test_envelope_error_message_is_always_sendable),
         T(test_envelope_response_and_notify_parse),
         T(test_envelope_msgid_range),
         T(test_remote_error_shapes),
