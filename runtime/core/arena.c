@@ -14,7 +14,9 @@
 #include "piperpc/arena.h"
 
 #define ARENA_DEFAULT_CHUNK 4096u
-#define ARENA_MIN_CHUNK 64u
+/* Smaller chunk sizes are raised to this, so that a request of a quarter
+ * chunk plus the worst alignment padding always fits a fresh chunk. */
+#define ARENA_MIN_CHUNK 256u
 #define ARENA_MAX_ALIGN 64u
 
 struct chunk {
@@ -161,6 +163,8 @@ void *prpc_arena_alloc(prpc_arena *arena, size_t size, size_t align)
         }
         arena->current = c;
         p = bump(c, take, align);
+        if (p == NULL)
+            return NULL; /* only with an allocator that aligns below max_align_t */
     }
     arena->used += size;
     return p;
