@@ -1,0 +1,347 @@
+/* The I/O pool on Windows: N threads on one I/O completion port. Overlapped
+ * operations, posted tasks and timer expiries all arrive as completion
+ * packets; a timer thread keeps a min-heap of deadlines and posts one packet
+ * when the earliest is due, and the pool thread that takes it runs the
+ * expired timers. */
+#include <string.h>
+
+#include "piperpc/alloc.h"
+#include "platform/win32/win32_io.h"
+
+enum {
+    KEY_IO = 1,     /* an overlapped operation; the OVERLAPPED is a struct wio */
+    KEY_IO_POSTED,  /* the same, completed outside the port (err in posted_err) */
+    KEY_TASK,       /* a prpc__task */
+    KEY_TIMERS,     /* run the expired timers */
+    KEY_QUIT        /* one thread leaves */
+};
+
+struct prpc__iopool {
+    HANDLE port;
+    unsigned nthreads;
+    prpc__thread *threads;
+    prpc__thread timer_thread;
+    prpc__mutex lock;
+    prpc__cond timer_wake;  /* the timer thread waits here */
+    prpc__cond timer_done;  /* a timer callback finished */
+    prpc__timer **heap;
+    size_t heap_len;
+    size_t heap_cap;
+    bool timers_posted;     /* a KEY_TIMERS packet is queued or being run */
+    bool closing;
+    bool stopped;
+};
+
+static _Thread_local const prpc__iopool *tls_pool;
+
+HANDLE prpc__pool_port(prpc__iopool *pool)
+{
+    return pool->port;
+}
+
+prpc_status prpc__pool_associate(prpc__iopool *pool, HANDLE h)
+{
+    if (CreateIoCompletionPort(h, pool->port, KEY_IO, 0) == NULL)
+        return prpc__win_status(GetLastError());
+    return PRPC_OK;
+}
+
+/* PostQueuedCompletionStatus fails only when the system is out of
+ * non-paged memory; dropping the packet would hang its owner, so retry. */
+static void post(prpc__iopool *pool, DWORD n, ULONG_PTR key, OVERLAPPED *ov)
+{
+    while (!PostQueuedCompletionStatus(pool->port, n, key, ov))
+        Sleep(1);
+}
+
+void prpc__pool_post_io(prpc__iopool *pool, struct wio *io, DWORD err, DWORD n)
+{
+    io->posted_err = err;
+    post(pool, n, KEY_IO_POSTED, &io->ov);
+}
+
+void prpc__task_post(prpc__iopool *pool, prpc__task *task, prpc__task_fn fn, void *user)
+{
+    task->fn = fn;
+    task->user = user;
+    memset(&task->ov, 0, sizeof task->ov);
+    post(pool, 0, KEY_TASK, &task->ov);
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void heap_swap(prpc__timer **h, size_t a, size_t b)
+{
+    prpc__timer *t = h[a];
+    h[a] = h[b];
+    h[b] = t;
+    h[a]->heap_index = a;
+    h[b]->heap_index = b;
+}
+
+static void heap_up(prpc__timer **h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p]->deadline_ms <= h[i]->deadline_ms)
+            break;
+        heap_swap(h, p, i);
+        i = p;
+    }
+}
+
+static void heap_down(prpc__timer **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l]->deadline_ms < h[m]->deadline_ms)
+            m = l;
+        if (r < n && h[r]->deadline_ms < h[m]->deadline_ms)
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+static void heap_remove(prpc__iopool *pool, prpc__timer *t)
+{
+    size_t i = t->heap_index;
+    size_t last = --pool->heap_len;
+    if (i != last) {
+        heap_swap(pool->heap, i, last);
+        heap_down(pool->heap, pool->heap_len, i);
+        heap_up(pool->heap, i);
+    }
+    t->heap_index = SIZE_MAX;
+}
+
+void prpc__timer_init(prpc__timer *t, prpc__iopool *pool, prpc__timer_fn fn, void *user)
+{
+    memset(t, 0, sizeof *t);
+    t->pool = pool;
+    t->fn = fn;
+    t->user = user;
+    t->heap_index = SIZE_MAX;
+}
+
+void prpc__timer_schedule(prpc__timer *t, uint64_t deadline_ms)
+{
+    prpc__iopool *pool = t->pool;
+    prpc__mutex_lock(&pool->lock);
+    if (t->heap_index != SIZE_MAX) {
+        t->deadline_ms = deadline_ms;
+        heap_down(pool->heap, pool->heap_len, t->heap_index);
+        heap_up(pool->heap, t->heap_index);
+    } else {
+        if (pool->heap_len == pool->heap_cap) {
+            size_t n = pool->heap_cap ? pool->heap_cap * 2 : 64;
+            prpc__timer **h = prpc_realloc(pool->heap, n * sizeof *h);
+            if (h == NULL) {
+                /* Without memory the timer cannot be kept; firing it at
+                 * once is the safe side for every timeout in piperpc. */
+                prpc__mutex_unlock(&pool->lock);
+                t->fn(t->user);
+                return;
+            }
+            pool->heap = h;
+            pool->heap_cap = n;
+        }
+        t->deadline_ms = deadline_ms;
+        t->heap_index = pool->heap_len;
+        pool->heap[pool->heap_len++] = t;
+        heap_up(pool->heap, t->heap_index);
+    }
+    if (pool->heap[0] == t)
+        prpc__cond_signal(&pool->timer_wake);
+    prpc__mutex_unlock(&pool->lock);
+}
+
+void prpc__timer_cancel(prpc__timer *t)
+{
+    prpc__iopool *pool = t->pool;
+    if (pool == NULL)
+        return;
+    prpc__mutex_lock(&pool->lock);
+    if (t->heap_index != SIZE_MAX)
+        heap_remove(pool, t);
+    while (t->running && t->runner != GetCurrentThreadId())
+        prpc__cond_wait(&pool->timer_done, &pool->lock);
+    prpc__mutex_unlock(&pool->lock);
+}
+
+/* Sleeps until the earliest deadline, then hands the expired timers to a
+ * pool thread: timer callbacks must run on pool threads, and one packet at a
+ * time keeps them from piling up behind a slow callback. */
+static void timer_main(void *arg)
+{
+    prpc__iopool *pool = arg;
+    prpc__mutex_lock(&pool->lock);
+    while (!pool->closing) {
+        uint64_t next = UINT64_MAX;
+        if (!pool->timers_posted && pool->heap_len > 0)
+            next = pool->heap[0]->deadline_ms;
+        if (next != UINT64_MAX && next <= prpc__now_ms()) {
+            pool->timers_posted = true;
+            post(pool, 0, KEY_TIMERS, NULL);
+            continue;
+        }
+        prpc__cond_wait_until(&pool->timer_wake, &pool->lock, next);
+    }
+    prpc__mutex_unlock(&pool->lock);
+}
+
+static void run_timers(prpc__iopool *pool)
+{
+    prpc__mutex_lock(&pool->lock);
+    uint64_t now = prpc__now_ms();
+    while (pool->heap_len > 0 && pool->heap[0]->deadline_ms <= now) {
+        prpc__timer *t = pool->heap[0];
+        heap_remove(pool, t);
+        t->running = true;
+        t->runner = GetCurrentThreadId();
+        prpc__mutex_unlock(&pool->lock);
+        t->fn(t->user);
+        prpc__mutex_lock(&pool->lock);
+        t->running = false;
+        prpc__cond_broadcast(&pool->timer_done);
+    }
+    pool->timers_posted = false;
+    prpc__cond_signal(&pool->timer_wake);
+    prpc__mutex_unlock(&pool->lock);
+}
+
+/* ------------------------------------------------------------ threads */
+
+bool prpc__iopool_on_thread(const prpc__iopool *pool)
+{
+    return pool != NULL && tls_pool == pool;
+}
+
+static void pool_main(void *arg)
+{
+    prpc__iopool *pool = arg;
+    tls_pool = pool;
+    for (;;) {
+        DWORD n = 0;
+        ULONG_PTR key = 0;
+        OVERLAPPED *ov = NULL;
+        BOOL ok = GetQueuedCompletionStatus(pool->port, &n, &key, &ov, INFINITE);
+        DWORD err = ok ? 0 : GetLastError();
+        if (ov == NULL && key != KEY_TIMERS && key != KEY_QUIT)
+            continue; /* the wait itself failed; nothing was dequeued */
+        switch (key) {
+        case KEY_IO: {
+            struct wio *io = (struct wio *)ov;
+            io->done(io, err, n);
+            break;
+        }
+        case KEY_IO_POSTED: {
+            struct wio *io = (struct wio *)ov;
+            io->done(io, io->posted_err, n);
+            break;
+        }
+        case KEY_TASK: {
+            prpc__task *t = (prpc__task *)ov;
+            t->fn(t->user);
+            break;
+        }
+        case KEY_TIMERS:
+            run_timers(pool);
+            break;
+        case KEY_QUIT:
+            tls_pool = NULL;
+            return;
+        default:
+            break;
+        }
+    }
+}
+
+prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out)
+{
+    *out = NULL;
+    if (nthreads == 0)
+        nthreads = prpc__cpu_count();
+    prpc__iopool *pool = prpc_alloc(sizeof *pool);
+    if (pool == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    memset(pool, 0, sizeof *pool);
+    prpc__mutex_init(&pool->lock);
+    prpc__cond_init(&pool->timer_wake);
+    prpc__cond_init(&pool->timer_done);
+    prpc_status st = prpc__wsa_init();
+    if (st != PRPC_OK)
+        goto fail;
+    pool->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, nthreads);
+    if (pool->port == NULL) {
+        st = prpc__win_status(GetLastError());
+        goto fail;
+    }
+    pool->threads = prpc_alloc(nthreads * sizeof *pool->threads);
+    if (pool->threads == NULL) {
+        st = PRPC_ERR_NO_MEMORY;
+        goto fail;
+    }
+    memset(pool->threads, 0, nthreads * sizeof *pool->threads);
+    st = prpc__thread_start(&pool->timer_thread, timer_main, pool);
+    if (st != PRPC_OK)
+        goto fail;
+    for (unsigned i = 0; i < nthreads; i++) {
+        st = prpc__thread_start(&pool->threads[i], pool_main, pool);
+        if (st != PRPC_OK) {
+            pool->nthreads = i;
+            prpc__iopool_close(pool);
+            prpc__iopool_stop(pool);
+            prpc__iopool_free(pool);
+            return st;
+        }
+    }
+    pool->nthreads = nthreads;
+    *out = pool;
+    return PRPC_OK;
+fail:
+    if (pool->port != NULL)
+        CloseHandle(pool->port);
+    prpc_free(pool->threads);
+    prpc_free(pool);
+    return st;
+}
+
+void prpc__iopool_close(prpc__iopool *pool)
+{
+    prpc__mutex_lock(&pool->lock);
+    bool first = !pool->closing;
+    pool->closing = true;
+    prpc__cond_signal(&pool->timer_wake);
+    prpc__mutex_unlock(&pool->lock);
+    if (first)
+        for (unsigned i = 0; i < pool->nthreads; i++)
+            post(pool, 0, KEY_QUIT, NULL);
+}
+
+void prpc__iopool_stop(prpc__iopool *pool)
+{
+    if (pool->stopped)
+        return;
+    prpc__iopool_close(pool);
+    for (unsigned i = 0; i < pool->nthreads; i++)
+        prpc__thread_join(&pool->threads[i]);
+    prpc__thread_join(&pool->timer_thread);
+    pool->stopped = true;
+}
+
+void prpc__iopool_free(prpc__iopool *pool)
+{
+    if (pool == NULL)
+        return;
+    prpc__iopool_stop(pool);
+    CloseHandle(pool->port);
+    prpc__cond_destroy(&pool->timer_wake);
+    prpc__cond_destroy(&pool->timer_done);
+    prpc__mutex_destroy(&pool->lock);
+    prpc_free(pool->heap);
+    prpc_free(pool->threads);
+    prpc_free(pool);
+}

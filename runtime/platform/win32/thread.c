@@ -1,0 +1,251 @@
+/* Threads, locks, condition variables, clocks and error translation on
+ * Windows. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "piperpc/alloc.h"
+#include "platform/win32/win32_io.h"
+
+/* ------------------------------------------------------------------ time */
+
+static LARGE_INTEGER qpc_freq(void)
+{
+    static LARGE_INTEGER freq; /* QueryPerformanceFrequency never changes */
+    if (freq.QuadPart == 0)
+        QueryPerformanceFrequency(&freq);
+    return freq;
+}
+
+uint64_t prpc__now_ms(void)
+{
+    return (uint64_t)GetTickCount64();
+}
+
+uint64_t prpc__now_us(void)
+{
+    LARGE_INTEGER f = qpc_freq(), c;
+    QueryPerformanceCounter(&c);
+    uint64_t q = (uint64_t)c.QuadPart, fr = (uint64_t)f.QuadPart;
+    return q / fr * 1000000u + q % fr * 1000000u / fr;
+}
+
+void prpc__sleep_ms(uint32_t ms)
+{
+    Sleep(ms);
+}
+
+/* --------------------------------------------------------------- threads */
+
+struct tstart {
+    prpc__thread_fn fn;
+    void *arg;
+};
+
+static DWORD WINAPI thread_main(LPVOID p)
+{
+    struct tstart s = *(struct tstart *)p;
+    prpc_free(p);
+    s.fn(s.arg);
+    return 0;
+}
+
+prpc_status prpc__thread_start(prpc__thread *t, prpc__thread_fn fn, void *arg)
+{
+    struct tstart *s = prpc_alloc(sizeof *s);
+    if (s == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    s->fn = fn;
+    s->arg = arg;
+    t->h = CreateThread(NULL, 0, thread_main, s, 0, &t->id);
+    if (t->h == NULL) {
+        prpc_free(s);
+        return PRPC_ERR_NO_MEMORY;
+    }
+    return PRPC_OK;
+}
+
+void prpc__thread_join(prpc__thread *t)
+{
+    if (t->h == NULL)
+        return;
+    WaitForSingleObject(t->h, INFINITE);
+    CloseHandle(t->h);
+    t->h = NULL;
+}
+
+bool prpc__thread_is_self(const prpc__thread *t)
+{
+    return t->h != NULL && t->id == GetCurrentThreadId();
+}
+
+/* ---------------------------------------------------- mutexes, conditions */
+
+void prpc__mutex_init(prpc__mutex *m)
+{
+    InitializeSRWLock(&m->l);
+}
+
+void prpc__mutex_destroy(prpc__mutex *m)
+{
+    (void)m; /* an SRW lock holds no resources */
+}
+
+void prpc__mutex_lock(prpc__mutex *m)
+{
+    AcquireSRWLockExclusive(&m->l);
+}
+
+void prpc__mutex_unlock(prpc__mutex *m)
+{
+    ReleaseSRWLockExclusive(&m->l);
+}
+
+void prpc__cond_init(prpc__cond *c)
+{
+    InitializeConditionVariable(&c->c);
+}
+
+void prpc__cond_destroy(prpc__cond *c)
+{
+    (void)c;
+}
+
+void prpc__cond_signal(prpc__cond *c)
+{
+    WakeConditionVariable(&c->c);
+}
+
+void prpc__cond_broadcast(prpc__cond *c)
+{
+    WakeAllConditionVariable(&c->c);
+}
+
+void prpc__cond_wait(prpc__cond *c, prpc__mutex *m)
+{
+    SleepConditionVariableSRW(&c->c, &m->l, INFINITE, 0);
+}
+
+prpc_status prpc__cond_wait_until(prpc__cond *c, prpc__mutex *m, uint64_t deadline_ms)
+{
+    if (deadline_ms == UINT64_MAX) {
+        SleepConditionVariableSRW(&c->c, &m->l, INFINITE, 0);
+        return PRPC_OK;
+    }
+    uint64_t now = prpc__now_ms();
+    if (now >= deadline_ms)
+        return PRPC_ERR_TIMEOUT;
+    uint64_t left = deadline_ms - now;
+    /* INFINITE is 0xFFFFFFFF: stay below it and let the caller loop. */
+    DWORD ms = left >= 0x7FFFFFFFu ? 0x7FFFFFFFu : (DWORD)left;
+    SleepConditionVariableSRW(&c->c, &m->l, ms, 0);
+    return prpc__now_ms() >= deadline_ms ? PRPC_ERR_TIMEOUT : PRPC_OK;
+}
+
+unsigned prpc__cpu_count(void)
+{
+    DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    return n >= 1 ? (unsigned)n : 1u;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+prpc_status prpc__win_status(DWORD err)
+{
+    switch (err) {
+    case ERROR_SUCCESS:
+        return PRPC_OK;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY:
+    case WSAENOBUFS:
+        return PRPC_ERR_NO_MEMORY;
+    case ERROR_ACCESS_DENIED:
+    case WSAEACCES:
+        return PRPC_ERR_DENIED;
+    case ERROR_BROKEN_PIPE:
+    case ERROR_NO_DATA:
+    case ERROR_PIPE_NOT_CONNECTED:
+    case ERROR_OPERATION_ABORTED:
+    case ERROR_HANDLE_EOF:
+    case ERROR_NETNAME_DELETED:
+    case ERROR_CONNECTION_ABORTED:
+    case WSAECONNRESET:
+    case WSAECONNABORTED:
+    case WSAESHUTDOWN:
+    case WSAENOTCONN:
+        return PRPC_ERR_CLOSED;
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PIPE_BUSY:
+    case ERROR_SEM_TIMEOUT:
+    case WSAECONNREFUSED:
+    case WSAENETUNREACH:
+    case WSAEHOSTUNREACH:
+    case ERROR_CONNECTION_REFUSED:
+        return PRPC_ERR_UNAVAILABLE;
+    case ERROR_PIPE_CONNECTED:
+        return PRPC_OK;
+    case WSAEADDRINUSE:
+        return PRPC_ERR_ADDR_IN_USE;
+    case ERROR_INVALID_NAME:
+    case ERROR_BAD_PATHNAME:
+    case WSAEINVAL:
+    case WSAEAFNOSUPPORT:
+        return PRPC_ERR_INVALID_ARG;
+    case WAIT_TIMEOUT:
+    case WSAETIMEDOUT:
+        return PRPC_ERR_TIMEOUT;
+    default:
+        return PRPC_ERR_IO;
+    }
+}
+
+void prpc__set_err(prpc__err *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+void prpc__set_win_err(prpc__err *err, DWORD code, const char *what)
+{
+    if (err == NULL)
+        return;
+    char text[160];
+    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL,
+                             code, 0, text, (DWORD)sizeof text, NULL);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+        n--;
+    text[n] = '\0';
+    prpc__set_err(err, "%s: %s (Windows error %lu)", what, n ? text : "unknown error",
+                  (unsigned long)code);
+}
+
+bool prpc__utf8_to_wide(const char *s, wchar_t *buf, size_t count)
+{
+    if (count == 0 || count > INT32_MAX)
+        return false;
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, buf, (int)count);
+    return n > 0;
+}
+
+static INIT_ONCE wsa_once = INIT_ONCE_STATIC_INIT;
+static int wsa_result;
+
+static BOOL CALLBACK wsa_start(PINIT_ONCE once, PVOID p, PVOID *ctx)
+{
+    (void)once;
+    (void)p;
+    (void)ctx;
+    WSADATA d;
+    wsa_result = WSAStartup(MAKEWORD(2, 2), &d);
+    return TRUE;
+}
+
+prpc_status prpc__wsa_init(void)
+{
+    InitOnceExecuteOnce(&wsa_once, wsa_start, NULL, NULL);
+    return wsa_result == 0 ? PRPC_OK : PRPC_ERR_IO;
+}
