@@ -806,14 +806,15 @@ static void check_interface(checker *ck, idlc_decl *d)
                 idlc_decl *r = lookup(ck, d->module, m->raises_name, &m->raises_loc, "error type");
                 if (r) {
                     const idlc_decl *target = r;
+                    const idlc_type *rt = NULL;
                     if (r->kind == IDLC_DECL_TYPEDEF) {
-                        const idlc_decl *td = NULL;
-                        /* typedef targets may not be resolved yet: resolve lazily */
-                        resolve_type(ck, r->module, r->u.typedef_.type, 0);
-                        td = idlc_type_decl(r->u.typedef_.type);
+                        const idlc_decl *td = idlc_type_decl(r->u.typedef_.type);
                         target = td ? td : r;
+                        rt = idlc_type_resolve(r->u.typedef_.type);
                     }
-                    if (target->kind != IDLC_DECL_ENUM) {
+                    if (rt && rt->kind == IDLC_TYPE_NAMED && !rt->target) {
+                        /* the typedef names something unknown: reported there */
+                    } else if (target->kind != IDLC_DECL_ENUM) {
                         idlc_error(ck->ctx, &m->raises_loc, "raises needs an enum of error codes; '%s' is %s %s",
                                    m->raises_name, target->kind == IDLC_DECL_INTERFACE ? "an" : "a",
                                    decl_kind_name(target->kind));
@@ -1473,10 +1474,17 @@ idlc_result idlc_check(idlc_ctx *ctx)
         }
     }
 
-    /* Names, members, values and attributes, declaration by declaration. */
+    /* Names, members, values and attributes, declaration by declaration;
+     * typedefs first, so anything that looks through one (raises) finds it
+     * resolved. */
     for (idlc_file *f = ctx->files; f && !ctx->oom; f = f->next)
         for (idlc_decl *d = f->decls; d; d = d->next)
-            check_decl(ck, d);
+            if (d->kind == IDLC_DECL_TYPEDEF)
+                check_decl(ck, d);
+    for (idlc_file *f = ctx->files; f && !ctx->oom; f = f->next)
+        for (idlc_decl *d = f->decls; d; d = d->next)
+            if (d->kind != IDLC_DECL_TYPEDEF)
+                check_decl(ck, d);
 
     /* Rules that need everything resolved. */
     for (idlc_file *f = ctx->files; f && !ctx->oom; f = f->next) {
