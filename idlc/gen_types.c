@@ -228,8 +228,8 @@ static void header_enum(gen_ctx *g, const idlc_decl *d)
         }
     }
     gen_nl(&g->out);
+    gen_line(&g->out, 0, "/* Values that are not enumerators are refused both ways. */");
     gen_line(&g->out, 0, "void %s_encode(prpc_encoder *enc, const %s *v);", d->c_name, d->c_name);
-    gen_line(&g->out, 0, "/* Values that are not enumerators are rejected (a type error). */");
     gen_line(&g->out, 0, "void %s_decode(prpc_decoder *dec, %s *v);", d->c_name, d->c_name);
     gen_line(&g->out, 0, "/* The enumerator's IDL name, or NULL for another value. */");
     gen_line(&g->out, 0, "const char *%s_name(%s v);", d->c_name, d->c_name);
@@ -483,7 +483,17 @@ static void source_enum(gen_ctx *g, const idlc_decl *d)
     gen_buf *b = &g->out;
     gen_line(b, 0, "void %s_encode(prpc_encoder *enc, const %s *v)", d->c_name, d->c_name);
     gen_line(b, 0, "{");
-    gen_line(b, 1, "prpc_enc_int(enc, (int64_t)*v);");
+    gen_line(b, 1, "switch (*v) {");
+    for (const idlc_enumerator *e = d->u.enum_.items; e != NULL; e = e->next)
+        gen_line(b, 1, "case %s:", e->c_name);
+    if (d->u.enum_.items != NULL) {
+        gen_line(b, 2, "prpc_enc_int(enc, (int64_t)*v);");
+        gen_line(b, 2, "break;");
+    }
+    gen_line(b, 1, "default:");
+    gen_line(b, 2, "prpc_enc_fail(enc, PRPC_ERR_INVALID_ARG); /* not an enumerator */");
+    gen_line(b, 2, "break;");
+    gen_line(b, 1, "}");
     gen_line(b, 0, "}");
     gen_nl(b);
     gen_line(b, 0, "void %s_decode(prpc_decoder *dec, %s *v)", d->c_name, d->c_name);

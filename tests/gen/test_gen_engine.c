@@ -1,0 +1,495 @@
+/* The call engine under load and at its edges: many threads calling one
+ * in-process client, deadlines of synchronous and asynchronous calls with a
+ * handler that defers and answers too late, cancellation, client and server
+ * teardown with calls in flight, the in-flight limit, and the msgid table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/pending.h"
+#include "gen/sink_server.h"
+
+/* ------------------------------------------------ many threads, one client */
+
+#define THREADS 8
+#define CALLS_PER_THREAD 2000
+
+typedef struct worker {
+    prpc_client *client;
+    int index;
+    int failures;
+    prpc__thread thread;
+} worker;
+
+static void worker_main(void *arg)
+{
+    worker *w = arg;
+    prpc_arena *arena = prpc_arena_create(0);
+    char text[64];
+    for (int i = 0; i < CALLS_PER_THREAD; i++) {
+        /* Every reply must be the one to this thread's own request. */
+        snprintf(text, sizeof text, "t%d-%d", w->index, i);
+        const char *echo = NULL;
+        if (ks_Sink_echo_string(w->client, text, arena, &echo) != PRPC_OK ||
+            strcmp(echo, text) != 0)
+            w->failures++;
+        int64_t total = i, before = 0, result = 0;
+        if (ks_Sink_add(w->client, &total, w->index, &before, arena, &result) != PRPC_OK ||
+            before != i || total != i + w->index || result != total)
+            w->failures++;
+        prpc_arena_reset(arena);
+    }
+    prpc_arena_destroy(arena);
+}
+
+static void test_many_threads_one_client(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+    worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){c, i, 0, {0}};
+        assert_int_equal(prpc__thread_start(&w[i].thread, worker_main, &w[i]), PRPC_OK);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        prpc__thread_join(&w[i].thread);
+        assert_int_equal(w[i].failures, 0);
+    }
+    prpc_client_stats cs;
+    prpc_client_get_stats(c, &cs);
+    assert_true(cs.calls == (uint64_t)THREADS * CALLS_PER_THREAD * 2);
+    assert_int_equal(cs.pending, 0);
+    assert_true(cs.late_replies == 0);
+    prpc_client_destroy(c);
+    sink_stop(&s);
+}
+
+typedef struct counter {
+    prpc__mutex mu;
+    prpc__cond cond;
+    unsigned done, ok;
+    prpc_status last;
+    prpc_status bad; /* the last failure */
+    uint64_t sum;
+} counter;
+
+static void counter_init(counter *k)
+{
+    memset(k, 0, sizeof *k);
+    prpc__mutex_init(&k->mu);
+    prpc__cond_init(&k->cond);
+}
+
+static void counter_wait(counter *k, unsigned n)
+{
+    prpc__mutex_lock(&k->mu);
+    while (k->done < n)
+        prpc__cond_wait(&k->cond, &k->mu);
+    prpc__mutex_unlock(&k->mu);
+}
+
+static void counter_free(counter *k)
+{
+    prpc__cond_destroy(&k->cond);
+    prpc__mutex_destroy(&k->mu);
+}
+
+static void on_slow(void *user, prpc_status status, const prpc_remote_error *error,
+                    const uint64_t *result)
+{
+    (void)error;
+    counter *k = user;
+    prpc__mutex_lock(&k->mu);
+    k->done++;
+    k->last = status;
+    if (status == PRPC_OK) {
+        k->ok++;
+        k->sum += *result;
+    } else {
+        k->bad = status;
+    }
+    prpc__cond_broadcast(&k->cond);
+    prpc__mutex_unlock(&k->mu);
+}
+
+typedef struct async_worker {
+    prpc_client *client;
+    counter *k;
+    int failures;
+    prpc__thread thread;
+} async_worker;
+
+static void async_main(void *arg)
+{
+    async_worker *w = arg;
+    for (uint64_t i = 0; i < 50; i++)
+        if (ks_Sink_slow_async(w->client, i, 1, on_slow, w->k) != PRPC_OK)
+            w->failures++;
+}
+
+static void test_async_from_threads(void **st)
+{
+    (void)st;
+    sink_state s;
+    /* All 200 calls may be in flight at once: above the default limit. */
+    prpc_server_options opts = {0};
+    opts.max_inflight = 200;
+    sink_start(&s, &opts);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+    counter k;
+    counter_init(&k);
+    async_worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (async_worker){c, &k, 0, {0}};
+        assert_int_equal(prpc__thread_start(&w[i].thread, async_main, &w[i]), PRPC_OK);
+    }
+    for (int i = 0; i < 4; i++) {
+        prpc__thread_join(&w[i].thread);
+        assert_int_equal(w[i].failures, 0);
+    }
+    counter_wait(&k, 200);
+    if (k.ok != 200)
+        print_error("a call failed with %s\n", prpc_status_name(k.bad));
+    assert_int_equal(k.ok, 200);
+    assert_true(k.sum == 4 * (50 * 51 / 2)); /* each thread: sum of i + 1 */
+    prpc_client_destroy(c);
+    sink_stop(&s);
+    counter_free(&k);
+}
+
+/* --------------------------------------------------------- deadlines */
+
+static void test_sync_timeout_then_late_reply(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+
+    /* hang has [timeout(150)]: the method's own deadline applies. */
+    uint64_t t0 = prpc__now_ms();
+    assert_int_equal(ks_Sink_hang(c), PRPC_ERR_TIMEOUT);
+    uint64_t took = prpc__now_ms() - t0;
+    assert_true(took >= 150);
+    assert_true(took < 2000);
+    assert_true(prpc_client_last_error()->code == PRPC_ERR_TIMEOUT);
+
+    /* Options override it. */
+    prpc_call_options o = {40, NULL};
+    t0 = prpc__now_ms();
+    assert_int_equal(ks_Sink_hang_ex(c, &o), PRPC_ERR_TIMEOUT);
+    took = prpc__now_ms() - t0;
+    assert_true(took >= 40 && took < 140);
+
+    /* The handler answers after the deadline: the reply is dropped and
+     * counted, nothing leaks. */
+    sink_wait_hung(&s, 2);
+    assert_int_equal(sink_release_hung(&s), 0);
+    prpc_client_stats cs;
+    prpc_client_get_stats(c, &cs);
+    assert_true(cs.timeouts == 2);
+    assert_true(cs.late_replies == 2);
+    assert_int_equal(cs.pending, 0);
+
+    /* The client still works. */
+    uint32_t n = 0;
+    prpc_arena *a = prpc_arena_create(0);
+    assert_int_equal(ks_Sink_count(c, a, &n), PRPC_OK);
+    prpc_arena_destroy(a);
+    prpc_client_destroy(c);
+    sink_stop(&s);
+}
+
+static void on_hang(void *user, prpc_status status, const prpc_remote_error *error)
+{
+    (void)error;
+    counter *k = user;
+    prpc__mutex_lock(&k->mu);
+    k->done++;
+    k->last = status;
+    prpc__cond_broadcast(&k->cond);
+    prpc__mutex_unlock(&k->mu);
+}
+
+static void test_async_timeout(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+    counter k;
+    counter_init(&k);
+    uint64_t t0 = prpc__now_ms();
+    prpc_call_options o = {60, NULL};
+    assert_int_equal(ks_Sink_hang_async_ex(c, &o, on_hang, &k), PRPC_OK);
+    assert_int_equal(ks_Sink_hang_async(c, on_hang, &k), PRPC_OK); /* 150 ms */
+    counter_wait(&k, 1);
+    assert_int_equal(k.last, PRPC_ERR_TIMEOUT);
+    uint64_t took = prpc__now_ms() - t0;
+    assert_true(took >= 60 && took < 140);
+    counter_wait(&k, 2);
+    took = prpc__now_ms() - t0;
+    assert_true(took >= 150);
+    assert_int_equal(sink_release_hung(&s), 0);
+    prpc_client_destroy(c);
+    sink_stop(&s);
+    counter_free(&k);
+}
+
+/* ------------------------------------------------------ cancellation */
+
+typedef struct sync_caller {
+    prpc_client *client;
+    prpc_call_id id;
+    prpc_status status;
+    prpc__thread thread;
+} sync_caller;
+
+static void sync_hang_main(void *arg)
+{
+    sync_caller *sc = arg;
+    prpc_call_options o = {PRPC_TIMEOUT_INFINITE, &sc->id};
+    sc->status = ks_Sink_hang_ex(sc->client, &o);
+}
+
+static void test_cancel(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+
+    /* An asynchronous call. */
+    counter k;
+    counter_init(&k);
+    prpc_call_id id = 0;
+    prpc_call_options o = {PRPC_TIMEOUT_INFINITE, &id};
+    assert_int_equal(ks_Sink_hang_async_ex(c, &o, on_hang, &k), PRPC_OK);
+    assert_true(id != 0);
+    sink_wait_hung(&s, 1);
+    assert_int_equal(prpc_client_cancel(c, id), PRPC_OK);
+    counter_wait(&k, 1);
+    assert_int_equal(k.last, PRPC_ERR_CANCELLED);
+    assert_int_equal(prpc_client_cancel(c, id), PRPC_ERR_INVALID_ARG);
+
+    /* A synchronous call, cancelled from another thread. */
+    sync_caller sc = {c, 0, PRPC_OK, {0}};
+    assert_int_equal(prpc__thread_start(&sc.thread, sync_hang_main, &sc), PRPC_OK);
+    sink_wait_hung(&s, 2);
+    /* The id was stored before the request was sent. */
+    assert_int_equal(prpc_client_cancel(c, sc.id), PRPC_OK);
+    prpc__thread_join(&sc.thread);
+    assert_int_equal(sc.status, PRPC_ERR_CANCELLED);
+
+    /* The server saw rpc.cancel for both. */
+    assert_int_equal(sink_release_hung(&s), 0);
+    assert_true(s.hung_saw_cancel);
+    prpc_client_destroy(c);
+    sink_stop(&s);
+    counter_free(&k);
+}
+
+/* ----------------------------------------------------------- teardown */
+
+static void test_client_destroy_fails_pending(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+    counter k;
+    counter_init(&k);
+    prpc_call_options inf = {PRPC_TIMEOUT_INFINITE, NULL};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ks_Sink_hang_async_ex(c, &inf, on_hang, &k), PRPC_OK);
+    sync_caller sc = {c, 0, PRPC_OK, {0}};
+    assert_int_equal(prpc__thread_start(&sc.thread, sync_hang_main, &sc), PRPC_OK);
+    sink_wait_hung(&s, 6);
+    prpc_client_destroy(c);
+    prpc__thread_join(&sc.thread);
+    assert_int_equal(sc.status, PRPC_ERR_CLOSED);
+    assert_int_equal(k.done, 5);
+    assert_int_equal(k.last, PRPC_ERR_CLOSED);
+    /* The server's deferred calls were cancelled by the close; answering
+     * them now finds the connection gone. */
+    assert_int_equal(sink_release_hung(&s), 6);
+    assert_true(s.hung_saw_cancel);
+    sink_stop(&s);
+    counter_free(&k);
+}
+
+static void test_server_destroy_closes_clients(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+    counter k;
+    counter_init(&k);
+    prpc_call_options inf = {PRPC_TIMEOUT_INFINITE, NULL};
+    assert_int_equal(ks_Sink_hang_async_ex(c, &inf, on_hang, &k), PRPC_OK);
+    sink_wait_hung(&s, 1);
+    /* Take the hung call out so sink_stop's server destroy runs with it
+     * still deferred; answer it after the server is gone. */
+    prpc__mutex_lock(&s.mu);
+    prpc_call *hung = s.hung[0];
+    s.nhung = 0;
+    prpc__mutex_unlock(&s.mu);
+    sink_stop(&s);
+    counter_wait(&k, 1);
+    assert_int_equal(k.last, PRPC_ERR_CLOSED);
+    assert_int_equal(ks_Sink_hang_reply(hung), PRPC_ERR_CLOSED);
+    prpc_arena *a = prpc_arena_create(0);
+    uint32_t n;
+    assert_int_equal(ks_Sink_count(c, a, &n), PRPC_ERR_CLOSED);
+    assert_int_equal(ks_Sink_poke(c, 1), PRPC_ERR_CLOSED);
+    prpc_arena_destroy(a);
+    prpc_client_destroy(c);
+    counter_free(&k);
+}
+
+/* ----------------------------------------------------------- limits */
+
+static void test_inflight_limit(void **st)
+{
+    (void)st;
+    sink_state s;
+    prpc_server_options opts = {0};
+    opts.max_inflight = 2;
+    sink_start(&s, &opts);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+    counter k;
+    counter_init(&k);
+    prpc_call_options inf = {PRPC_TIMEOUT_INFINITE, NULL};
+    assert_int_equal(ks_Sink_hang_async_ex(c, &inf, on_hang, &k), PRPC_OK);
+    assert_int_equal(ks_Sink_hang_async_ex(c, &inf, on_hang, &k), PRPC_OK);
+    sink_wait_hung(&s, 2);
+    /* At the limit: the next call is refused, the connection lives on. */
+    prpc_arena *a = prpc_arena_create(0);
+    uint32_t n = 0;
+    assert_int_equal(ks_Sink_count(c, a, &n), PRPC_ERR_BUSY);
+    assert_int_equal(prpc_client_ping(c, 1000), PRPC_ERR_BUSY);
+    assert_int_equal(sink_release_hung(&s), 0);
+    counter_wait(&k, 2);
+    assert_int_equal(k.last, PRPC_OK);
+    assert_int_equal(ks_Sink_count(c, a, &n), PRPC_OK);
+    prpc_arena_destroy(a);
+
+    /* The connection limit. */
+    prpc_client_destroy(c);
+    sink_stop(&s);
+    opts.max_inflight = 0;
+    opts.max_connections = 1;
+    sink_start(&s, &opts);
+    prpc_client *c1 = NULL, *c2 = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c1), PRPC_OK);
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c2), PRPC_ERR_BUSY);
+    assert_null(c2);
+    prpc_client_destroy(c1);
+    assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c2), PRPC_OK);
+    prpc_client_destroy(c2);
+    sink_stop(&s);
+    counter_free(&k);
+}
+
+static void test_client_pending_limit(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    prpc_client_options co = {0};
+    co.max_pending = 1;
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(s.server, &co, &c), PRPC_OK);
+    counter k;
+    counter_init(&k);
+    prpc_call_options inf = {PRPC_TIMEOUT_INFINITE, NULL};
+    assert_int_equal(ks_Sink_hang_async_ex(c, &inf, on_hang, &k), PRPC_OK);
+    assert_int_equal(ks_Sink_hang_async_ex(c, &inf, on_hang, &k), PRPC_ERR_BUSY);
+    sink_wait_hung(&s, 1);
+    assert_int_equal(sink_release_hung(&s), 0);
+    counter_wait(&k, 1);
+    assert_int_equal(ks_Sink_hang_async_ex(c, &inf, on_hang, &k), PRPC_OK);
+    sink_wait_hung(&s, 2);
+    assert_int_equal(sink_release_hung(&s), 0);
+    counter_wait(&k, 2);
+    prpc_client_destroy(c);
+    sink_stop(&s);
+    counter_free(&k);
+}
+
+/* ------------------------------------------------------ the msgid table */
+
+static void test_pending_table(void **st)
+{
+    (void)st;
+    enum { N = 20000 };
+    prpc__pending_table t;
+    memset(&t, 0, sizeof t);
+    prpc__pending *items = calloc(N, sizeof *items);
+    assert_non_null(items);
+    for (uint32_t i = 0; i < N; i++) {
+        /* Spread over the whole msgid range, including 0 and UINT32_MAX. */
+        items[i].msgid = i == N - 1 ? UINT32_MAX : i * 214013u;
+        items[i].is_async = (i % 3) == 0;
+        items[i].deadline_ms = i;
+        assert_int_equal(prpc__pending_insert(&t, &items[i]), PRPC_OK);
+    }
+    assert_int_equal(t.count, N);
+    for (uint32_t i = 0; i < N; i++)
+        assert_ptr_equal(prpc__pending_find(&t, items[i].msgid), &items[i]);
+    assert_null(prpc__pending_find(&t, 7));
+    for (uint32_t i = 0; i < N; i += 2)
+        assert_ptr_equal(prpc__pending_remove(&t, items[i].msgid), &items[i]);
+    assert_null(prpc__pending_remove(&t, items[0].msgid));
+    assert_int_equal(t.count, N / 2);
+    uint64_t next = 0;
+    prpc__pending *expired = prpc__pending_take_expired(&t, 100, &next);
+    unsigned n = 0;
+    for (prpc__pending *p = expired; p != NULL; p = p->next) {
+        assert_true(p->is_async && p->deadline_ms <= 100);
+        n++;
+    }
+    assert_true(n > 0);
+    assert_true(next > 100);
+    unsigned rest = 0;
+    for (prpc__pending *p = prpc__pending_take_all(&t); p != NULL; p = p->next)
+        rest++;
+    assert_int_equal(n + rest, N / 2);
+    assert_int_equal(t.count, 0);
+    prpc__pending_free(&t);
+    free(items);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_threads_one_client),
+        cmocka_unit_test(test_async_from_threads),
+        cmocka_unit_test(test_sync_timeout_then_late_reply),
+        cmocka_unit_test(test_async_timeout),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_client_destroy_fails_pending),
+        cmocka_unit_test(test_server_destroy_closes_clients),
+        cmocka_unit_test(test_inflight_limit),
+        cmocka_unit_test(test_client_pending_limit),
+        cmocka_unit_test(test_pending_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
