@@ -1445,6 +1445,13 @@ idlc_result idlc_check(idlc_ctx *ctx)
                 loc.line = 0;
             idlc_error(ctx, &loc, "missing module declaration: a file starts with 'module NAME;'");
         } else {
+            const idlc_module_stmt *first = idlc__module_stmts(ctx, f);
+            if (first && first->late)
+                idlc_error(ctx, &first->keyword_loc, "'module' must come before any import or declaration");
+            for (const idlc_module_stmt *m = first ? first->next : NULL; m; m = m->next) {
+                idlc_error(ctx, &m->loc, "a file declares one module; '%s' was declared already", first->name);
+                idlc_note(ctx, &first->loc, "module declared here");
+            }
             check_ident(ck, f->module, &f->module_loc, "a module");
             if (strcmp(f->module, "prpc") == 0 || strcmp(f->module, "PRPC") == 0 ||
                 strcmp(f->module, "rpc") == 0 || strcmp(f->module, "piperpc") == 0)

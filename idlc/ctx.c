@@ -243,6 +243,12 @@ static idlc_file_rec *find_rec_by_file(const idlc_ctx *ctx, const idlc_file *fil
     return NULL;
 }
 
+const idlc_module_stmt *idlc__module_stmts(const idlc_ctx *ctx, const idlc_file *file)
+{
+    const idlc_file_rec *rec = find_rec_by_file(ctx, file);
+    return rec ? rec->modules : NULL;
+}
+
 bool idlc__file_had_syntax_errors(const idlc_ctx *ctx, const idlc_file *file)
 {
     const idlc_file_rec *rec = find_rec_by_file(ctx, file);
@@ -374,8 +380,10 @@ static idlc_result parse_new_file(idlc_ctx *ctx, const char *path, char *text, s
     if (ctx->oom)
         return IDLC_ERR_IO;
     rec = find_rec_by_file(ctx, file);
-    if (rec)
+    if (rec) {
         rec->syntax_errors = (unsigned)syntax_errors;
+        rec->modules = ps.modules.head;
+    }
     idlc_result r = parse_imports(ctx, file);
     if (r == IDLC_ERR_IO)
         return r;

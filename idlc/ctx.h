@@ -10,6 +10,16 @@
 
 typedef struct idlc_chunk idlc_chunk;
 
+/* One `module NAME;` statement as written; the checker verifies there is
+ * exactly one and that it comes first. */
+typedef struct idlc_module_stmt {
+    const char *name;
+    idlc_loc loc;            /* of the name */
+    idlc_loc keyword_loc;    /* of `module` */
+    bool late;               /* an import or declaration came before it */
+    struct idlc_module_stmt *next;
+} idlc_module_stmt;
+
 /* Per-file bookkeeping that the public idlc_file does not show. */
 typedef struct idlc_file_rec {
     idlc_file *file;
@@ -18,6 +28,7 @@ typedef struct idlc_file_rec {
     bool has_identity;
     bool active;            /* its imports are being read (cycle detection) */
     unsigned syntax_errors; /* errors reported while parsing it */
+    idlc_module_stmt *modules; /* every module statement, in order */
 } idlc_file_rec;
 
 /* One step of the chain of imports being read. */
@@ -73,6 +84,9 @@ idlc_decl *idlc__symbol_put(idlc_ctx *ctx, const char *qualified, idlc_decl *dec
 /* True when parsing `file` reported errors; the checker then skips the
  * complaints a half-parsed declaration would cause (an "empty" struct). */
 bool idlc__file_had_syntax_errors(const idlc_ctx *ctx, const idlc_file *file);
+
+/* The module statements the parser saw in `file` (NULL if none). */
+const idlc_module_stmt *idlc__module_stmts(const idlc_ctx *ctx, const idlc_file *file);
 
 /* The text of line `line` of the file whose path pointer is `file`, and its
  * length without the newline; NULL when unknown. */

@@ -64,6 +64,7 @@ typedef struct idlc_parse_state {
     /* Declarations of the file, appended by the grammar. */
     idlc_list decls;
     idlc_list imports;
+    idlc_list modules;   /* idlc_module_stmt, checked by idlc_check */
 } idlc_parse_state;
 
 /* Grammar helpers (parse_build.c). */

@@ -142,19 +142,17 @@ items:
 item:
     MODULE IDENT ';'
       {
-          if (ps->file->module) {
-              idlc_loc loc = LOC(@2);
-              idlc_error(ps->ctx, &loc, "a file declares one module; '%s' was declared already",
-                         ps->file->module);
-              idlc_note(ps->ctx, &ps->file->module_loc, "module declared here");
-          } else {
+          idlc_module_stmt *m;
+          NEW(m);
+          m->name = $2;
+          m->loc = LOC(@2);
+          m->keyword_loc = LOC(@1);
+          m->late = ps->decls.count || ps->imports.count;
+          APPEND(ps->modules, m, idlc_module_stmt);
+          if (!ps->file->module) {
               ps->file->module = $2;
               ps->file->module_loc = LOC(@2);
               ps->file->doc = DOC(@1);
-              if (ps->decls.count || ps->imports.count) {
-                  idlc_loc loc = LOC(@1);
-                  idlc_error(ps->ctx, &loc, "'module' must come before any import or declaration");
-              }
           }
       }
   | IMPORT STRING ';'
