@@ -55,7 +55,8 @@ prpc_status echo_start(echo_server *s, const char *listen_ep, const prpc__listen
     prpc__mutex_init(&s->lock);
     prpc__cond_init(&s->cond);
     s->last_end = PRPC_OK;
-    prpc_status st = prpc__iopool_create(2, &s->pool);
+    const char *nt = getenv("ECHO_THREADS");
+    prpc_status st = prpc__iopool_create(nt ? (unsigned)atoi(nt) : 2, &s->pool);
     if (st != PRPC_OK)
         return st;
     st = prpc__tlistener_open(s->pool, listen_ep, opts, &s->listener, err);

@@ -26,6 +26,8 @@
 #include "platform/posix/posix_io.h"
 
 #define IO_AGAIN 1 /* internal: the operation would block */
+#define ARM_BUSY 1
+#define ARM_DIRTY 2
 
 /* The default cap on bytes queued for sending on one connection. */
 #define DEFAULT_SEND_LIMIT ((size_t)128 * 1024 * 1024)
@@ -37,6 +39,9 @@ prpc_status prpc__pconn_new(prpc__iopool *pool, int rfd, int wfd, bool is_socket
     if (c == NULL)
         return PRPC_ERR_NO_MEMORY;
     memset(c, 0, sizeof *c);
+    atomic_init(&c->obj.busy, 0);
+    atomic_init(&c->arm_state, 0);
+    atomic_init(&c->watch, false);
     c->obj.kind = POBJ_CONN;
     c->rfd = rfd;
     c->wfd = wfd;
@@ -65,9 +70,14 @@ prpc_status prpc__pconn_attach(prpc__pconn *c, prpc__iopool *pool)
 {
     if (c == NULL || pool == NULL || c->pool != NULL)
         return PRPC_ERR_INVALID_ARG;
+    /* Under the lock: epoll may report a hang-up to another thread the
+     * moment the descriptor is registered, and that thread reads c->pool. */
+    prpc__mutex_lock(&c->lock);
+    c->pool = pool;
     prpc_status st = prpc__pool_register(pool, &c->obj, c->rfd, c->wfd);
-    if (st == PRPC_OK)
-        c->pool = pool;
+    if (st != PRPC_OK)
+        c->pool = NULL;
+    prpc__mutex_unlock(&c->lock);
     return st;
 }
 
@@ -177,6 +187,9 @@ static void rearm_locked(prpc__pconn *c)
 {
     if (c->pool == NULL || c->closed)
         return;
+    if (atomic_fetch_or(&c->arm_state, ARM_DIRTY) & ARM_BUSY)
+        return; /* a pool thread is arming outside the lock: it redoes this */
+    atomic_fetch_and(&c->arm_state, ~ARM_DIRTY);
     uint32_t want_r = (c->recv_pending && !c->in_recv_cb) ? (uint32_t)EPOLLIN : 0u;
     uint32_t want_w = c->qhead != NULL ? (uint32_t)EPOLLOUT : 0u;
     if (c->rfd == c->wfd) {
@@ -201,19 +214,37 @@ static void rearm_locked(prpc__pconn *c)
 
 static void conn_finish(prpc__pconn *c);
 
-/* Drops one busy count; frees the connection if destroy is waiting for it.
- * c->lock held on entry, released on return. */
+/* Drops one busy count; whoever drops it to zero wakes a waiting stop and
+ * finishes a deferred destroy. c->lock held on entry, released on return. */
 static void unbusy_unlock(prpc__pconn *c)
 {
     if (atomic_fetch_sub(&c->obj.busy, 1) == 1) {
         prpc__cond_broadcast(&c->idle);
-        if (c->obj.free_pending) {
+        if (c->obj.free_pending && !c->finished) {
+            c->finished = true;
             prpc__mutex_unlock(&c->lock);
             conn_finish(c);
             return;
         }
     }
     prpc__mutex_unlock(&c->lock);
+}
+
+/* The same without the lock held: the lock is taken only if someone
+ * watches, which keeps the per-event path free of a second lock. */
+static void unbusy(prpc__pconn *c)
+{
+    if (atomic_fetch_sub(&c->obj.busy, 1) == 1 && atomic_load(&c->watch)) {
+        prpc__mutex_lock(&c->lock);
+        prpc__cond_broadcast(&c->idle);
+        if (c->obj.free_pending && !c->finished && atomic_load(&c->obj.busy) == 0) {
+            c->finished = true;
+            prpc__mutex_unlock(&c->lock);
+            conn_finish(c);
+            return;
+        }
+        prpc__mutex_unlock(&c->lock);
+    }
 }
 
 /* Writes queued messages; c->lock held. */
@@ -290,8 +321,41 @@ void prpc__pconn_on_event(prpc__pconn *c, uint32_t events, bool wside)
             c->in_recv_cb = false;
         }
     }
-    rearm_locked(c);
-    unbusy_unlock(c);
+    /* Re-arm outside the lock: when the next message is already waiting,
+     * epoll_ctl wakes another pool thread at once, and that thread must not
+     * find the lock still held (a futex sleep and wake per call). */
+    uint32_t mask = 0;
+    uint32_t slot = c->obj.slot, gen = c->obj.gen;
+    int fd = c->rfd;
+    if (c->pool != NULL && !c->closed && c->rfd == c->wfd &&
+        atomic_load(&c->arm_state) == 0) {
+        uint32_t want_r = (c->recv_pending && !c->in_recv_cb) ? (uint32_t)EPOLLIN : 0u;
+        uint32_t want_w = c->qhead != NULL ? (uint32_t)EPOLLOUT : 0u;
+        uint32_t want = want_r | want_w;
+        if (want != 0 && (want & ~(c->armed_r | c->armed_w)) != 0) {
+            mask = want;
+            c->armed_r = want_r;
+            c->armed_w = want_w;
+            atomic_store(&c->arm_state, ARM_BUSY);
+        }
+    } else {
+        rearm_locked(c);
+    }
+    prpc__iopool *pool = c->pool;
+    prpc__mutex_unlock(&c->lock);
+    if (mask != 0) {
+        /* busy is still held, so the descriptor cannot be closed yet; if
+         * close unregistered it meanwhile, MOD fails harmlessly. */
+        prpc__pool_arm_key(pool, slot, gen, fd, mask);
+        int expect = ARM_BUSY;
+        if (!atomic_compare_exchange_strong(&c->arm_state, &expect, 0)) {
+            prpc__mutex_lock(&c->lock);
+            atomic_store(&c->arm_state, 0);
+            rearm_locked(c);
+            prpc__mutex_unlock(&c->lock);
+        }
+    }
+    unbusy(c);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -576,6 +640,7 @@ void prpc__pconn_stop(prpc__pconn *c)
         return;
     prpc__pconn_close(c);
     prpc__mutex_lock(&c->lock);
+    atomic_store(&c->watch, true);
     while (atomic_load(&c->obj.busy) > 0)
         prpc__cond_wait(&c->idle, &c->lock);
     c->stopped = true;
@@ -609,11 +674,16 @@ void prpc__pconn_destroy(prpc__pconn *c)
         return;
     prpc__pconn_close(c);
     prpc__mutex_lock(&c->lock);
-    if (atomic_load(&c->obj.busy) > 0 && prpc__iopool_on_thread(c->pool)) {
-        /* Possibly our own callback: whoever drops busy to zero frees. */
+    if (prpc__iopool_on_thread(c->pool)) {
+        /* Possibly from our own callback, which cannot wait for itself:
+         * whoever sees busy reach zero under the lock finishes. */
         c->obj.free_pending = true;
-        prpc__mutex_unlock(&c->lock);
-        return;
+        atomic_store(&c->watch, true);
+        if (atomic_load(&c->obj.busy) > 0 || c->finished) {
+            prpc__mutex_unlock(&c->lock);
+            return;
+        }
+        c->finished = true;
     }
     prpc__mutex_unlock(&c->lock);
     conn_finish(c);

@@ -197,6 +197,14 @@ void prpc__pool_arm(prpc__iopool *pool, const struct pobj *o, int fd, uint32_t m
     (void)epoll_ctl(pool->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
+void prpc__pool_arm_key(prpc__iopool *pool, uint32_t slot, uint32_t gen, int fd, uint32_t mask)
+{
+    if (slot == 0)
+        return;
+    struct epoll_event ev = {.events = mask | EPOLLONESHOT, .data.u64 = ev_key(slot, gen, false)};
+    (void)epoll_ctl(pool->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 /* Finds the live object an event is for and marks it busy, or NULL. */
 static struct pobj *lookup(prpc__iopool *pool, uint64_t key, bool *wside)
 {

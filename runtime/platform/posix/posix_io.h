@@ -62,6 +62,12 @@ struct prpc__pconn {
     /* what epoll currently has armed (EPOLLIN / EPOLLOUT bits) */
     uint32_t armed_r;
     uint32_t armed_w;
+    /* A pool thread re-arms after releasing the lock (ARM_BUSY); others
+     * that need arming meanwhile set ARM_DIRTY and leave it to that thread. */
+    atomic_int arm_state;
+    /* Someone waits for busy to reach zero (stop, or a deferred destroy). */
+    atomic_bool watch;
+    bool finished; /* the deferred destroy has been claimed */
     /* recv_sync's cached SO_RCVTIMEO in ms (-1 unknown, 0 none) */
     long rcvtimeo_ms;
     /* a spawned child, reaped by stop */
@@ -97,6 +103,8 @@ void prpc__pool_unregister(prpc__iopool *pool, struct pobj *o, int rfd, int wfd)
 /* Arms fd for the events in mask (EPOLLIN/EPOLLOUT), one shot. wside marks
  * the write fd of a two-descriptor connection. */
 void prpc__pool_arm(prpc__iopool *pool, const struct pobj *o, int fd, uint32_t mask, bool wside);
+/* The same with the slot and generation captured earlier under a lock. */
+void prpc__pool_arm_key(prpc__iopool *pool, uint32_t slot, uint32_t gen, int fd, uint32_t mask);
 
 /* Connection internals used by the socket and spawn files. */
 prpc_status prpc__pconn_new(prpc__iopool *pool, int rfd, int wfd, bool is_socket,

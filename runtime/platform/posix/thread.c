@@ -69,7 +69,19 @@ bool prpc__thread_is_self(const prpc__thread *t)
 
 void prpc__mutex_init(prpc__mutex *m)
 {
+#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
+    /* Critical sections in piperpc are a few instructions long. When a pool
+     * thread takes a connection's next event while the previous thread is
+     * still leaving the lock, spinning briefly beats a futex sleep and
+     * wake-up (two system calls on the hot path). */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&m->m, &attr);
+    pthread_mutexattr_destroy(&attr);
+#else
     pthread_mutex_init(&m->m, NULL);
+#endif
 }
 
 void prpc__mutex_destroy(prpc__mutex *m)
