@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo command: installs what is missing, builds piperpc (build/release)
-# and runs the demo, the codec round trip: a msgpack-rpc request, its reply
-# and an error reply are encoded, shown byte by byte, parsed back and checked.
+# and runs the demo: the calculator example's server on pipe:calculator-demo,
+# a client making calls (results, an IDL error, a call that times out), and
+# a clean stop of the server.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,5 +16,6 @@ cmake -S . -B "$dir" </dev/null || fail "configuring $dir failed"
 cmake --build "$dir" -j"$(nproc)" </dev/null || fail "building $dir failed"
 
 echo
-echo "== examples/roundtrip"
-"$dir/examples/roundtrip/roundtrip" || fail "the round-trip example failed"
+echo "== examples/calculator"
+bash examples/calculator/demo.sh "$dir/examples/calculator/calc_server" \
+    "$dir/examples/calculator/calc_client" || fail "the calculator demo failed"
