@@ -61,6 +61,12 @@ echo "-- consumer_shared (find_package, piperpc::piperpc):"
 "$work/cmake-build/consumer_shared" || fail "consumer_shared (CMake, shared library) failed"
 echo "-- consumer_static (find_package, piperpc::piperpc_static):"
 "$work/cmake-build/consumer_static" || fail "consumer_static (CMake, static library) failed"
+if [ -e "$work/cmake-build/consumer_gen" ]; then
+    echo "-- consumer_gen (piperpc_generate with the installed idlc):"
+    "$work/cmake-build/consumer_gen" || fail "consumer_gen (generated code) failed"
+elif [ -e "$libdir/cmake/piperpc/PiperpcGenerate.cmake" ]; then
+    fail "PiperpcGenerate.cmake is installed but consumer_gen was not built"
+fi
 
 # The static program must not need libpiperpc.so at run time.
 if command -v readelf >/dev/null 2>&1; then
