@@ -329,14 +329,14 @@ static void test_policy_hook_denies_peer(void **state)
     size_t rlen;
     assert_int_equal(prpc__tconn_recv_sync(c, prpc__now_ms() + WAIT_MS, &r, &rlen), PRPC_ERR_CLOSED);
     prpc__tconn_destroy(c);
+    assert_int_equal(prpc__tlistener_refused(s.listener), 1);
+    echo_stop(&s); /* joins the pool: what its threads wrote is visible */
     /* The hook saw who it was; the core never saw the connection. */
     assert_int_equal(seen.calls, 1);
     assert_true(seen.peer.has_cred);
     assert_int_equal(seen.peer.uid, geteuid());
     assert_int_equal(seen.peer.pid, getpid());
     assert_int_equal(s.accepted, 0);
-    assert_int_equal(prpc__tlistener_refused(s.listener), 1);
-    echo_stop(&s);
 }
 
 static void test_default_policy_other_user_refused(void **state)
@@ -525,11 +525,12 @@ static void test_accept_emfile_does_not_spin(void **state)
     char name[64], ep[128];
     unique_name(name, sizeof name, "emfile");
     snprintf(ep, sizeof ep, "pipe:%s", name);
+    /* The log callback is process-wide: set it while no pool runs. */
+    atomic_store(&g_backoffs, 0);
+    prpc_set_log(count_backoffs, NULL, PRPC_LOG_WARN);
     echo_server s;
     prpc__err err = {{0}};
     assert_int_equal(echo_start(&s, ep, NULL, &err), PRPC_OK);
-    atomic_store(&g_backoffs, 0);
-    prpc_set_log(count_backoffs, NULL, PRPC_LOG_WARN);
     int out[2];
     assert_int_equal(pipe2(out, O_CLOEXEC), 0);
     posix_spawn_file_actions_t fa;
@@ -562,7 +563,6 @@ static void test_accept_emfile_does_not_spin(void **state)
                   (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    prpc_set_log(NULL, NULL, PRPC_LOG_ERROR);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* It ran out, and backed off instead of spinning: a handful of retries
@@ -574,6 +574,7 @@ static void test_accept_emfile_does_not_spin(void **state)
         fail_msg("accept spun: %ld us of CPU in 600 ms", cpu_us);
     assert_int_equal(echo_wait_ended(&s, 8, WAIT_MS), 8);
     echo_stop(&s);
+    prpc_set_log(NULL, NULL, PRPC_LOG_ERROR);
 }
 
 /* ------------------------------------------------------- timers and tasks */

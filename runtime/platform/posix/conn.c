@@ -41,7 +41,6 @@ prpc_status prpc__pconn_new(prpc__iopool *pool, int rfd, int wfd, bool is_socket
     memset(c, 0, sizeof *c);
     atomic_init(&c->obj.busy, 0);
     atomic_init(&c->arm_state, 0);
-    atomic_init(&c->watch, false);
     c->obj.kind = POBJ_CONN;
     c->rfd = rfd;
     c->wfd = wfd;
@@ -214,37 +213,52 @@ static void rearm_locked(prpc__pconn *c)
 
 static void conn_finish(prpc__pconn *c);
 
-/* Drops one busy count; whoever drops it to zero wakes a waiting stop and
- * finishes a deferred destroy. c->lock held on entry, released on return. */
+/* The last busy count went away while someone watched; c->lock held on
+ * entry, released on return. Wakes stop, or finishes a deferred destroy. */
+static void drained_unlock(prpc__pconn *c)
+{
+    c->drained = true;
+    prpc__cond_broadcast(&c->idle);
+    if (c->obj.free_pending && !c->finished) {
+        c->finished = true;
+        prpc__mutex_unlock(&c->lock);
+        conn_finish(c);
+        return;
+    }
+    prpc__mutex_unlock(&c->lock);
+}
+
+/* Drops one busy count; c->lock held on entry, released on return. */
 static void unbusy_unlock(prpc__pconn *c)
 {
-    if (atomic_fetch_sub(&c->obj.busy, 1) == 1) {
-        prpc__cond_broadcast(&c->idle);
-        if (c->obj.free_pending && !c->finished) {
-            c->finished = true;
-            prpc__mutex_unlock(&c->lock);
-            conn_finish(c);
-            return;
-        }
+    int old = atomic_fetch_sub(&c->obj.busy, 1);
+    if ((old & BUSY_COUNT) == 1 && (old & BUSY_WATCH)) {
+        drained_unlock(c);
+        return;
     }
     prpc__mutex_unlock(&c->lock);
 }
 
 /* The same without the lock held: the lock is taken only if someone
- * watches, which keeps the per-event path free of a second lock. */
+ * watches, which keeps the per-event path free of a second lock. Nothing
+ * of c is touched after an unwatched last decrement. */
 static void unbusy(prpc__pconn *c)
 {
-    if (atomic_fetch_sub(&c->obj.busy, 1) == 1 && atomic_load(&c->watch)) {
+    int old = atomic_fetch_sub(&c->obj.busy, 1);
+    if ((old & BUSY_COUNT) == 1 && (old & BUSY_WATCH)) {
+        /* The watcher waits for `drained` under the lock, so c lives. */
         prpc__mutex_lock(&c->lock);
-        prpc__cond_broadcast(&c->idle);
-        if (c->obj.free_pending && !c->finished && atomic_load(&c->obj.busy) == 0) {
-            c->finished = true;
-            prpc__mutex_unlock(&c->lock);
-            conn_finish(c);
-            return;
-        }
-        prpc__mutex_unlock(&c->lock);
+        drained_unlock(c);
     }
+}
+
+/* Sets BUSY_WATCH; c->lock held. True when nothing is busy any more. */
+static bool watch_locked(prpc__pconn *c)
+{
+    int old = atomic_fetch_or(&c->obj.busy, BUSY_WATCH);
+    if ((old & BUSY_COUNT) == 0)
+        c->drained = true;
+    return c->drained;
 }
 
 /* Writes queued messages; c->lock held. */
@@ -640,8 +654,8 @@ void prpc__pconn_stop(prpc__pconn *c)
         return;
     prpc__pconn_close(c);
     prpc__mutex_lock(&c->lock);
-    atomic_store(&c->watch, true);
-    while (atomic_load(&c->obj.busy) > 0)
+    watch_locked(c);
+    while (!c->drained)
         prpc__cond_wait(&c->idle, &c->lock);
     c->stopped = true;
     prpc__mutex_unlock(&c->lock);
@@ -678,8 +692,7 @@ void prpc__pconn_destroy(prpc__pconn *c)
         /* Possibly from our own callback, which cannot wait for itself:
          * whoever sees busy reach zero under the lock finishes. */
         c->obj.free_pending = true;
-        atomic_store(&c->watch, true);
-        if (atomic_load(&c->obj.busy) > 0 || c->finished) {
+        if (!watch_locked(c) || c->finished) {
             prpc__mutex_unlock(&c->lock);
             return;
         }

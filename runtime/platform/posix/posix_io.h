@@ -27,6 +27,13 @@ struct pobj {
     bool free_pending; /* destroy() ran in a callback: free when busy drops to 0 */
 };
 
+/* For connections, a high bit of busy says someone waits for the count to
+ * reach zero (stop, or a deferred destroy). Carrying it in the same word lets
+ * the last decrement see it without touching the object afterwards, since a
+ * waiter could free the object the moment the count is zero. */
+#define BUSY_WATCH 0x40000000
+#define BUSY_COUNT 0x3fffffff
+
 struct sendq {
     struct sendq *next;
     size_t len;
@@ -65,8 +72,7 @@ struct prpc__pconn {
     /* A pool thread re-arms after releasing the lock (ARM_BUSY); others
      * that need arming meanwhile set ARM_DIRTY and leave it to that thread. */
     atomic_int arm_state;
-    /* Someone waits for busy to reach zero (stop, or a deferred destroy). */
-    atomic_bool watch;
+    bool drained;  /* busy reached zero after BUSY_WATCH was set */
     bool finished; /* the deferred destroy has been claimed */
     /* recv_sync's cached SO_RCVTIMEO in ms (-1 unknown, 0 none) */
     long rcvtimeo_ms;
