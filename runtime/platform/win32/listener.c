@@ -245,6 +245,40 @@ static void maybe_deliver_locked(prpc__plistener *l)
 
 /* ---------------------------------------------------------------- open */
 
+/* FILE_FLAG_FIRST_PIPE_INSTANCE is what stops another process from serving
+ * our name on Windows. A named mutex held for the listener's life claims the
+ * name a second time, between local servers: it makes a second server fail
+ * fast even where the pipe flag is not enforced (Wine ignores it), and it
+ * names the reason plainly. The mutex dies with its process. */
+static prpc_status claim_name(prpc__plistener *l, prpc__err *err)
+{
+    char name[PRPC__PATH_MAX + 32];
+    wchar_t wname[PRPC__PATH_MAX + 32];
+    for (int scope = 0; scope < 2; scope++) {
+        snprintf(name, sizeof name, "%s\\piperpc-pipe-%s", scope == 0 ? "Global" : "Local",
+                 l->addr.name);
+        if (!prpc__utf8_to_wide(name, wname, sizeof wname / sizeof wname[0])) {
+            prpc__set_err(err, "pipe name is not valid UTF-8: %s", l->addr.name);
+            return PRPC_ERR_INVALID_ARG;
+        }
+        HANDLE m = CreateMutexW(NULL, FALSE, wname);
+        DWORD e = GetLastError();
+        if (m != NULL && e == ERROR_ALREADY_EXISTS) {
+            CloseHandle(m);
+            prpc__set_err(err, "pipe %s is already in use by another server", l->path);
+            return PRPC_ERR_ADDR_IN_USE;
+        }
+        if (m != NULL) {
+            l->guard = m;
+            return PRPC_OK;
+        }
+        if (e != ERROR_ACCESS_DENIED) /* no right to the global namespace */
+            break;
+    }
+    prpc__set_win_err(err, GetLastError(), "cannot claim the pipe name");
+    return PRPC_ERR_IO;
+}
+
 static prpc_status open_pipe(prpc__plistener *l, prpc__err *err)
 {
     snprintf(l->path, sizeof l->path, "\\\\.\\pipe\\%s", l->addr.name);
@@ -252,7 +286,10 @@ static prpc_status open_pipe(prpc__plistener *l, prpc__err *err)
         prpc__set_err(err, "pipe name is not valid UTF-8: %s", l->addr.name);
         return PRPC_ERR_INVALID_ARG;
     }
-    prpc_status st = prpc__pipe_security(&l->sd, err);
+    prpc_status st = claim_name(l, err);
+    if (st != PRPC_OK)
+        return st;
+    st = prpc__pipe_security(&l->sd, err);
     if (st != PRPC_OK)
         return st;
     for (int i = 0; i < PRPC__PIPE_WAITING; i++) {
@@ -363,6 +400,9 @@ static void release(prpc__plistener *l)
     if (l->ls != INVALID_SOCKET)
         closesocket(l->ls);
     l->ls = INVALID_SOCKET;
+    if (l->guard != NULL)
+        CloseHandle(l->guard);
+    l->guard = NULL;
 }
 
 prpc_status prpc__plistener_open(prpc__iopool *pool, const prpc__addr *addr,
@@ -463,6 +503,10 @@ void prpc__plistener_close(prpc__plistener *l)
             CloseHandle(pi->h);
             pi->h = INVALID_HANDLE_VALUE;
         }
+    }
+    if (l->guard != NULL) {
+        CloseHandle(l->guard); /* the name is free for the next server */
+        l->guard = NULL;
     }
     if (l->ls != INVALID_SOCKET) {
         CancelIoEx((HANDLE)l->ls, NULL);

@@ -98,6 +98,7 @@ struct prpc__plistener {
     int family;
     LPFN_ACCEPTEX acceptex;
     PSECURITY_DESCRIPTOR sd;
+    HANDLE guard; /* pipe: the named mutex that claims NAME among local servers */
     bool closed;
     int busy;
     bool accept_pending;
