@@ -183,7 +183,8 @@ static void make_stale_socket(const char *path)
     int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
     assert_true(fd >= 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    assert_true(strlen(path) < sizeof sa.sun_path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     close(fd); /* bound, never listening: what a crashed server leaves */
 }
@@ -235,7 +236,7 @@ static void test_live_foreign_server_not_hijacked(void **state)
 {
     (void)state;
     /* A server that does not use the lock file is found by the probe. */
-    char name[64], path[128], ep[160];
+    char name[48], path[96], ep[160];
     unique_name(name, sizeof name, "foreign");
     snprintf(path, sizeof path, "/tmp/prpc-%s.sock", name);
     snprintf(ep, sizeof ep, "unix:%s", path);
@@ -266,7 +267,7 @@ static void test_live_foreign_server_not_hijacked(void **state)
 static void test_non_socket_never_removed(void **state)
 {
     (void)state;
-    char name[64], path[128], ep[160];
+    char name[48], path[96], ep[160];
     unique_name(name, sizeof name, "file");
     snprintf(path, sizeof path, "/tmp/prpc-%s.sock", name);
     snprintf(ep, sizeof ep, "unix:%s", path);
@@ -344,7 +345,7 @@ static void test_default_policy_other_user_refused(void **state)
     (void)state;
     if (geteuid() != 0)
         skip(); /* needs to become another user */
-    char name[64], path[128], ep[160];
+    char name[48], path[96], ep[160];
     unique_name(name, sizeof name, "uid");
     snprintf(path, sizeof path, "/tmp/prpc-%s.sock", name);
     snprintf(ep, sizeof ep, "unix:%s", path);

@@ -375,7 +375,6 @@ void prpc__timer_schedule(prpc__timer *t, uint64_t deadline_ms)
             if (h == NULL) {
                 /* Without memory the timer cannot be kept; firing it at
                  * once is the safe side for every timeout in piperpc. */
-                deadline_ms = 0;
                 prpc__mutex_unlock(&pool->lock);
                 t->fn(t->user);
                 return;

@@ -279,6 +279,8 @@ static prpc_status listen_tcp(prpc__plistener *l, prpc__err *err)
     return st;
 }
 
+static void backoff_fn(void *arg);
+
 prpc_status prpc__plistener_open(prpc__iopool *pool, const prpc__addr *addr,
                                  prpc__plistener **out, prpc__err *err)
 {
@@ -318,7 +320,7 @@ prpc_status prpc__plistener_open(prpc__iopool *pool, const prpc__addr *addr,
         prpc_free(l);
         return st;
     }
-    prpc__timer_init(&l->backoff, pool, NULL, NULL);
+    prpc__timer_init(&l->backoff, pool, backoff_fn, l);
     *out = l;
     return PRPC_OK;
 }
@@ -396,8 +398,6 @@ void prpc__plistener_on_event(prpc__plistener *l)
                       l->path[0] ? l->path : "tcp", strerror(errno), ACCEPT_BACKOFF_MS);
             l->backing_off = true;
             atomic_fetch_add(&l->obj.busy, 1);
-            l->backoff.fn = backoff_fn;
-            l->backoff.user = l;
             prpc__timer_schedule(&l->backoff, prpc__now_ms() + ACCEPT_BACKOFF_MS);
         } else {
             l->armed = true;
