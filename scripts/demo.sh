@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The demo command: installs what is missing, builds piperpc (build/release)
-# and runs the demo: the calculator example's server on pipe:calculator-demo,
-# a client making calls (results, an IDL error, a call that times out), and
-# a clean stop of the server.
+# and runs the demos:
+#   1. the codec round trip (examples/roundtrip): a msgpack-rpc request, its
+#      reply and an error reply are encoded, shown byte by byte, parsed back
+#      and checked;
+#   2. the calculator (examples/calculator), when it is part of the tree: a
+#      real server process on a local pipe, a client process calling it, and
+#      a clean stop.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +20,13 @@ cmake -S . -B "$dir" </dev/null || fail "configuring $dir failed"
 cmake --build "$dir" -j"$(nproc)" </dev/null || fail "building $dir failed"
 
 echo
-echo "== examples/calculator"
-bash examples/calculator/demo.sh "$dir/examples/calculator/calc_server" \
-    "$dir/examples/calculator/calc_client" || fail "the calculator demo failed"
+echo "== examples/roundtrip"
+"$dir/examples/roundtrip/roundtrip" || fail "the round-trip example failed"
+
+calc=$dir/examples/calculator
+if [[ -f examples/calculator/demo.sh && -x $calc/calc_server && -x $calc/calc_client ]]; then
+    echo
+    echo "== examples/calculator"
+    bash examples/calculator/demo.sh "$calc/calc_server" "$calc/calc_client" </dev/null ||
+        fail "the calculator demo failed"
+fi
