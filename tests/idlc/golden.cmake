@@ -8,6 +8,9 @@
 # MODE=valid compares stdout of idlc --dump-ast and expects empty stderr. A
 # first line "// idlc-args: ..." adds arguments (for example -I inc).
 #
+# -DWRAPPER=a|b|c runs idlc under a command (the memcheck variants; '|'
+# separates its arguments).
+#
 # The golden file is DIR/<name>.expected: the output, then a last line
 # "exit: N". Set PIPERPC_UPDATE_GOLDEN=1 in the environment to rewrite the
 # golden files from the current output instead of comparing.
@@ -29,7 +32,11 @@ if(MODE STREQUAL "errors")
 else()
   set(flag --dump-ast)
 endif()
-execute_process(COMMAND "${IDLC}" ${flag} ${extra} "${IDL}"
+set(wrapper "")
+if(WRAPPER)
+  string(REPLACE "|" ";" wrapper "${WRAPPER}")
+endif()
+execute_process(COMMAND ${wrapper} "${IDLC}" ${flag} ${extra} "${IDL}"
   WORKING_DIRECTORY "${DIR}"
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
   TIMEOUT 30)
