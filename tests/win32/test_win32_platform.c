@@ -63,6 +63,7 @@ struct server {
     struct served *conns[MAX_SERVED];
     int nconns;
     bool sink;
+    bool no_read; /* accept but never read (to fill the pipe) */
     size_t sink_bytes;
     size_t sink_chunks;
     size_t sink_full_chunks; /* chunks that filled the whole buffer */
@@ -111,8 +112,10 @@ static void on_accept(void *user, prpc_status st, prpc__pconn *c)
     assert_true(srv->nconns < MAX_SERVED);
     srv->conns[srv->nconns++] = s;
     prpc__cond_broadcast(&srv->cv);
+    bool no_read = srv->no_read;
     prpc__mutex_unlock(&srv->lock);
-    assert_int_equal(prpc__pconn_recv(c, s->buf, sizeof s->buf, on_server_recv, s), PRPC_OK);
+    if (!no_read)
+        assert_int_equal(prpc__pconn_recv(c, s->buf, sizeof s->buf, on_server_recv, s), PRPC_OK);
     prpc__plistener_accept(srv->l, on_accept, srv);
 }
 
@@ -573,6 +576,203 @@ static void test_unix_endpoint_not_supported(void **state)
     assert_non_null(strstr(err.msg, "not supported"));
 }
 
+
+/* ----------------------------------------------------------- teardown */
+
+struct closing {
+    prpc__mutex lock;
+    prpc__cond cv;
+    prpc_status st;
+    bool done;
+    bool destroy_in_cb;
+    prpc__pconn *c;
+    uint8_t buf[PRPC__CHUNK_SIZE];
+};
+
+static void on_closing_recv(void *user, prpc_status st, size_t n)
+{
+    (void)n;
+    struct closing *k = user;
+    if (k->destroy_in_cb)
+        prpc__pconn_destroy(k->c); /* freed by the pool once we return */
+    prpc__mutex_lock(&k->lock);
+    k->st = st;
+    k->done = true;
+    prpc__cond_broadcast(&k->cv);
+    prpc__mutex_unlock(&k->lock);
+}
+
+static void test_close_completes_pending_receive(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "closing");
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_MESSAGE);
+    struct server srv;
+    server_start(&srv, &a, false);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    for (int round = 0; round < 2; round++) {
+        struct closing k;
+        memset(&k, 0, sizeof k);
+        prpc__mutex_init(&k.lock);
+        prpc__cond_init(&k.cv);
+        k.destroy_in_cb = round == 1;
+        prpc__err err = {{0}};
+        assert_int_equal(prpc__pconn_dial(pool, &a, DEADLINE(5000), &k.c, &err), PRPC_OK);
+        assert_int_equal(prpc__pconn_recv(k.c, k.buf, sizeof k.buf, on_closing_recv, &k), PRPC_OK);
+        /* A second receive while one is outstanding is refused. */
+        assert_int_equal(prpc__pconn_recv(k.c, k.buf, sizeof k.buf, on_closing_recv, &k),
+                         PRPC_ERR_BUSY);
+        if (round == 0) {
+            prpc__pconn_close(k.c);
+            assert_int_equal(prpc__pconn_send(k.c, "x", 1), PRPC_ERR_CLOSED);
+            assert_int_equal(prpc__pconn_recv(k.c, k.buf, sizeof k.buf, on_closing_recv, &k),
+                             PRPC_ERR_CLOSED);
+            prpc__pconn_stop(k.c);
+            assert_true(k.done);
+            assert_int_equal(k.st, PRPC_ERR_CLOSED);
+            prpc__pconn_free(k.c);
+        } else {
+            /* The peer goes away: the receive ends with CLOSED and the
+             * callback destroys its own connection. */
+            prpc__mutex_lock(&srv.lock);
+            while (srv.nconns < 2)
+                assert_int_equal(prpc__cond_wait_until(&srv.cv, &srv.lock, DEADLINE(5000)), PRPC_OK);
+            prpc__pconn_close(srv.conns[1]->c);
+            prpc__mutex_unlock(&srv.lock);
+            prpc__mutex_lock(&k.lock);
+            while (!k.done)
+                assert_int_equal(prpc__cond_wait_until(&k.cv, &k.lock, DEADLINE(5000)), PRPC_OK);
+            prpc__mutex_unlock(&k.lock);
+            assert_int_equal(k.st, PRPC_ERR_CLOSED);
+        }
+    }
+    prpc__iopool_close(pool);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    server_stop(&srv);
+}
+
+struct closer {
+    prpc__pconn *c;
+    DWORD delay;
+};
+
+static DWORD WINAPI close_later(LPVOID p)
+{
+    struct closer *k = p;
+    Sleep(k->delay);
+    prpc__pconn_close(k->c);
+    return 0;
+}
+
+static void test_close_wakes_recv_sync(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "wake");
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_MESSAGE);
+    struct server srv;
+    server_start(&srv, &a, false);
+    prpc__pconn *c = dial(&a);
+    struct closer k = {.c = c, .delay = 100};
+    HANDLE th = CreateThread(NULL, 0, close_later, &k, 0, NULL);
+    uint8_t buf[64];
+    size_t n = 0;
+    uint64_t t0 = prpc__now_ms();
+    assert_int_equal(prpc__pconn_recv_sync(c, buf, sizeof buf, DEADLINE(10000), &n), PRPC_ERR_CLOSED);
+    assert_true(prpc__now_ms() - t0 < 5000);
+    assert_int_equal(WaitForSingleObject(th, 5000), WAIT_OBJECT_0);
+    CloseHandle(th);
+    prpc__pconn_stop(c);
+    prpc__pconn_free(c);
+    server_stop(&srv);
+}
+
+static void test_send_queue_limit(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "limit");
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_MESSAGE);
+    struct server srv;
+    server_start(&srv, &a, false);
+    srv.no_read = true; /* set before anyone connects */
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    prpc__pconn *c = NULL;
+    assert_int_equal(prpc__pconn_dial(pool, &a, DEADLINE(5000), &c, NULL), PRPC_OK);
+    size_t len = 1 << 20;
+    uint8_t *msg = calloc(1, len);
+    prpc__pconn_set_send_limit(c, 2 * len);
+    /* Nobody reads: the first message waits in the queue. */
+    assert_int_equal(prpc__pconn_send(c, msg, len), PRPC_OK);
+    assert_int_equal(prpc__pconn_send(c, msg, len), PRPC_OK);
+    assert_int_equal(prpc__pconn_send_queued(c), 2 * len);
+    /* At the limit: one byte more is refused and nothing is queued. */
+    assert_int_equal(prpc__pconn_send(c, msg, 1), PRPC_ERR_BUSY);
+    assert_int_equal(prpc__pconn_send_queued(c), 2 * len);
+    prpc__pconn_destroy(c);
+    free(msg);
+    prpc__iopool_close(pool);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    server_stop(&srv);
+}
+
+/* A client process killed in the middle of a message disturbs nobody. */
+static int child_hang(const char *name)
+{
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_BYTE);
+    prpc__pconn *c = NULL;
+    if (prpc__pconn_dial(NULL, &a, DEADLINE(10000), &c, NULL) != PRPC_OK)
+        return 2;
+    prpc__pconn_send(c, "\x94\x00\x01", 3); /* half a msgpack-rpc request */
+    Sleep(INFINITE);
+    return 0;
+}
+
+static void test_client_killed_mid_message(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "killed");
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_BYTE);
+    struct server srv;
+    server_start(&srv, &a, false);
+    char cmd[MAX_PATH * 2];
+    snprintf(cmd, sizeof cmd, "\"%s\" --child-hang %s", g_self, name);
+    STARTUPINFOA si;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    PROCESS_INFORMATION pi;
+    assert_true(CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi));
+    prpc__mutex_lock(&srv.lock);
+    while (srv.nconns < 1)
+        assert_int_equal(prpc__cond_wait_until(&srv.cv, &srv.lock, DEADLINE(20000)), PRPC_OK);
+    prpc__mutex_unlock(&srv.lock);
+    prpc__peer peer;
+    prpc__pconn_peer(srv.conns[0]->c, &peer);
+    assert_int_equal(peer.pid, (int64_t)pi.dwProcessId);
+    TerminateProcess(pi.hProcess, 9);
+    WaitForSingleObject(pi.hProcess, 10000);
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    prpc__mutex_lock(&srv.lock);
+    while (srv.ended < 1)
+        assert_int_equal(prpc__cond_wait_until(&srv.cv, &srv.lock, DEADLINE(10000)), PRPC_OK);
+    prpc__mutex_unlock(&srv.lock);
+    /* A canary still gets its echo. */
+    prpc__pconn *c = dial(&a);
+    uint8_t buf[8];
+    assert_int_equal(prpc__pconn_send(c, "canary", 6), PRPC_OK);
+    read_exact(c, buf, 6, DEADLINE(5000));
+    assert_memory_equal(buf, "canary", 6);
+    prpc__pconn_destroy(c);
+    server_stop(&srv);
+}
+
 /* ----------------------------------------------------------------- tcp */
 
 static void test_tcp_echo_loopback(void **state)
@@ -735,6 +935,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child-echo") == 0)
         return child_echo();
+    if (argc > 2 && strcmp(argv[1], "--child-hang") == 0)
+        return child_hang(argv[2]);
     GetModuleFileNameA(NULL, g_self, sizeof g_self);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_tasks_and_timers),
@@ -748,6 +950,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipe_peer_identity),
         cmocka_unit_test(test_pipe_dial_nobody_listens),
         cmocka_unit_test(test_unix_endpoint_not_supported),
+        cmocka_unit_test(test_close_completes_pending_receive),
+        cmocka_unit_test(test_close_wakes_recv_sync),
+        cmocka_unit_test(test_send_queue_limit),
+        cmocka_unit_test(test_client_killed_mid_message),
         cmocka_unit_test(test_tcp_echo_loopback),
         cmocka_unit_test(test_spawn_child_echo_over_stdio),
         cmocka_unit_test(test_spawn_missing_program),
