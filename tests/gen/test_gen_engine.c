@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/pending.h"
+#include "core/server_conn.h"
 #include "gen/sink_server.h"
 
 /* ------------------------------------------------ many threads, one client */
@@ -477,6 +478,146 @@ static void test_pending_table(void **st)
     free(items);
 }
 
+/* --------------------------------- the dispatcher through a fake transport */
+
+typedef struct fake_io {
+    unsigned sent;
+    unsigned closed;
+    unsigned released;
+    uint8_t last[256];
+    size_t last_len;
+} fake_io;
+
+static prpc_status fake_send(void *io, const uint8_t *data, size_t len)
+{
+    fake_io *f = io;
+    f->sent++;
+    f->last_len = len < sizeof f->last ? len : sizeof f->last;
+    memcpy(f->last, data, f->last_len);
+    return PRPC_OK;
+}
+
+static void fake_close(void *io)
+{
+    ((fake_io *)io)->closed++;
+}
+
+static void fake_release(void *io)
+{
+    ((fake_io *)io)->released++;
+}
+
+static const prpc__conn_ops fake_ops = {fake_send, fake_close, fake_release};
+
+/* The status code of the last reply the fake transport carried. */
+static int64_t last_error_code(fake_io *f)
+{
+    prpc_msg msg;
+    if (prpc_msg_parse(f->last, f->last_len, NULL, &msg) != PRPC_OK || msg.type != PRPC_MSG_RESPONSE)
+        return 1;
+    if (msg.error.len == 1 && msg.error.data[0] == 0xc0)
+        return 0;
+    prpc_arena *a = prpc_arena_create(0);
+    prpc_remote_error e;
+    int64_t code = prpc_remote_error_decode(msg.error, a, &e) == PRPC_OK ? e.code : 1;
+    prpc_arena_destroy(a);
+    return code;
+}
+
+static prpc_status feed(prpc_conn *conn, prpc_encoder *enc)
+{
+    prpc_status st = prpc__conn_receive(conn, enc->data, enc->len);
+    prpc_enc_reset(enc);
+    return st;
+}
+
+static void test_dispatcher_raw_messages(void **st)
+{
+    (void)st;
+    sink_state s;
+    sink_start(&s, NULL);
+    fake_io io;
+    memset(&io, 0, sizeof io);
+    prpc_peer peer = {true, false, 1000, 1000, 42, NULL};
+    prpc_conn *conn = NULL;
+    assert_int_equal(prpc__conn_open(s.server, &fake_ops, &io, &peer, "fake:", &conn), PRPC_OK);
+    prpc_encoder enc;
+    prpc_enc_init(&enc, 0);
+
+    /* A request: one reply. */
+    prpc_enc_request(&enc, 1, "ks.Calc.neg", 11, 1);
+    prpc_enc_int(&enc, 5);
+    assert_int_equal(feed(conn, &enc), PRPC_OK);
+    assert_int_equal(io.sent, 1);
+    assert_true(last_error_code(&io) == 0);
+
+    /* The same method as a notification: it runs, nothing is sent. */
+    prpc_enc_notify(&enc, "ks.Calc.neg", 11, 1);
+    prpc_enc_int(&enc, 5);
+    assert_int_equal(feed(conn, &enc), PRPC_OK);
+    assert_int_equal(io.sent, 1);
+
+    /* rpc.ping as a request with no params. */
+    prpc_enc_request(&enc, 2, "rpc.ping", 8, 0);
+    assert_int_equal(feed(conn, &enc), PRPC_OK);
+    assert_int_equal(io.sent, 2);
+    assert_true(last_error_code(&io) == 0);
+
+    /* Unknown method, wrong count, wrong type. */
+    prpc_enc_request(&enc, 3, "no.such", 7, 0);
+    assert_int_equal(feed(conn, &enc), PRPC_OK);
+    assert_true(last_error_code(&io) == PRPC_ERR_UNKNOWN_METHOD);
+    prpc_enc_request(&enc, 4, "ks.Calc.neg", 11, 0);
+    assert_int_equal(feed(conn, &enc), PRPC_OK);
+    assert_true(last_error_code(&io) == PRPC_ERR_BAD_ARGS);
+    prpc_enc_request(&enc, 5, "ks.Calc.neg", 11, 1);
+    prpc_enc_int(&enc, (int64_t)INT32_MAX + 1); /* does not fit an i32 */
+    assert_int_equal(feed(conn, &enc), PRPC_OK);
+    assert_true(last_error_code(&io) == PRPC_ERR_BAD_ARGS);
+    assert_int_equal(io.closed, 0);
+
+    /* A duplicate msgid while the first is still in flight breaks the
+     * protocol: the connection is closed. */
+    prpc_enc_request(&enc, 9, "ks.Sink.hang", 12, 0);
+    assert_int_equal(feed(conn, &enc), PRPC_OK);
+    sink_wait_hung(&s, 1);
+    prpc_enc_request(&enc, 9, "ks.Sink.count", 13, 0);
+    assert_int_equal(feed(conn, &enc), PRPC_ERR_PROTOCOL);
+    assert_int_equal(io.closed, 1);
+    assert_false(prpc_conn_is_open(conn));
+    /* Closed: later messages are refused, the hung call sees the close. */
+    prpc_enc_request(&enc, 10, "rpc.ping", 8, 0);
+    assert_int_equal(feed(conn, &enc), PRPC_ERR_CLOSED);
+    unsigned sent_before = io.sent;
+    assert_int_equal(sink_release_hung(&s), 1);
+    assert_true(s.hung_saw_cancel);
+    assert_int_equal(io.sent, sent_before);
+    prpc_conn_release(conn);
+    assert_int_equal(io.released, 1);
+
+    /* A response sent to a server, and malformed bytes: protocol errors. */
+    memset(&io, 0, sizeof io);
+    assert_int_equal(prpc__conn_open(s.server, &fake_ops, &io, &peer, "fake:", &conn), PRPC_OK);
+    prpc_enc_response_ok(&enc, 1);
+    prpc_enc_nil(&enc);
+    assert_int_equal(feed(conn, &enc), PRPC_ERR_PROTOCOL);
+    assert_int_equal(io.closed, 1);
+    prpc_conn_release(conn);
+    memset(&io, 0, sizeof io);
+    assert_int_equal(prpc__conn_open(s.server, &fake_ops, &io, &peer, "fake:", &conn), PRPC_OK);
+    static const uint8_t bomb[] = {0x94, 0x00, 0x01, 0xa1, 'x', 0xdd, 0xff, 0x00, 0x00, 0x00};
+    assert_int_equal(prpc__conn_receive(conn, bomb, sizeof bomb), PRPC_ERR_PROTOCOL);
+    assert_int_equal(io.closed, 1);
+    prpc_conn_release(conn);
+
+    prpc_server_stats ss;
+    prpc_server_get_stats(s.server, &ss);
+    assert_true(ss.protocol_errors == 3);
+    assert_int_equal(ss.connections, 0);
+    prpc_enc_free(&enc);
+    sink_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_inflight_limit),
         cmocka_unit_test(test_client_pending_limit),
         cmocka_unit_test(test_pending_table),
+        cmocka_unit_test(test_dispatcher_raw_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
