@@ -38,6 +38,8 @@ typedef struct checker {
     idlc_table value_height;  /* decl -> height + 1 */
     idlc_table typedef_state; /* decl -> 1 on the path, 2 done */
     bool too_deep_reported;
+    idlc_file *cur_file;      /* the file whose declaration is being checked */
+    idlc_table reach_cache;   /* "from\nto" file pair -> 1 reachable, 2 not */
     /* the path of the containment search, for the notes of a cycle */
     struct vframe {
         idlc_decl *decl;
@@ -181,6 +183,39 @@ static const char *decl_kind_name(idlc_decl_kind k)
     return "declaration";
 }
 
+/* True when `to` is `from` or imported by it, directly or through other
+ * imports: only then does the generated header of `from` see the C
+ * declarations of `to`. */
+static bool imports_reach_walk(const idlc_file *from, const idlc_file *to, idlc_table *seen, bool *oom, int depth)
+{
+    if (from == to)
+        return true;
+    if (depth > 64 || idlc__table_put(seen, from, (void *)from, oom) || *oom)
+        return false;
+    for (const idlc_import *i = from->imports; i; i = i->next)
+        if (i->file && imports_reach_walk(i->file, to, seen, oom, depth + 1))
+            return true;
+    return false;
+}
+
+static bool imports_reach(checker *ck, const idlc_file *from, const idlc_file *to)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "%p>%p", (const void *)from, (const void *)to);
+    uintptr_t cached = (uintptr_t)idlc__table_get(&ck->reach_cache, key);
+    if (cached)
+        return cached == 1;
+    idlc_table seen;
+    idlc__table_init(&seen, true);
+    bool oom = false;
+    bool r = imports_reach_walk(from, to, &seen, &oom, 0);
+    idlc__table_free(&seen);
+    char *k = idlc_strdup(ck->ctx, key);
+    if (oom || !k || !idlc__table_set(&ck->reach_cache, k, STATE(r ? 1 : 2)))
+        ck->ctx->oom = true;
+    return r;
+}
+
 /* Finds a declaration named in `module`'s scope: "Name" means module.Name,
  * "other.Name" is taken as written. Reports unknown names (with a hint
  * when another module declares it). */
@@ -196,8 +231,15 @@ static idlc_decl *lookup(checker *ck, const char *module, const char *name, cons
             return NULL;
         d = idlc__symbol_get(ck->ctx, q);
     }
-    if (d)
+    if (d) {
+        if (ck->cur_file && d->file != ck->cur_file && !imports_reach(ck, ck->cur_file, d->file)) {
+            idlc_error(ck->ctx, loc, "'%s' is declared in '%s', which '%s' does not import", name, d->file->path,
+                       ck->cur_file->path);
+            idlc_note(ck->ctx, &d->loc, "'%s' declared here", d->qualified_name);
+            return NULL;
+        }
         return d;
+    }
     idlc_error(ck->ctx, loc, "unknown %s '%s'", what, name);
     if (!strchr(name, '.')) {
         for (const idlc_file *f = ck->ctx->files; f; f = f->next) {
@@ -301,7 +343,10 @@ static bool eval_const(checker *ck, idlc_decl *d, int depth)
     put_state(ck, &ck->const_state, d, 1);
     idlc_type *t = d->u.constant.type;
     idlc_expr *e = d->u.constant.expr;
+    idlc_file *saved = ck->cur_file;
+    ck->cur_file = d->file;
     bool ok = eval_expr(ck, d->module, e, depth);
+    ck->cur_file = saved;
     if (ok && t->kind != IDLC_TYPE_STRING && !idlc_type_kind_is_integer(t->kind)) {
         /* reported by check_decl once; just do not pretend it has a value */
         ok = false;
@@ -832,6 +877,7 @@ static void check_interface(checker *ck, idlc_decl *d)
 
 static void check_decl(checker *ck, idlc_decl *d)
 {
+    ck->cur_file = d->file;
     check_attrs(ck, d->attr_list, decl_construct[d->kind], &d->attrs);
     switch (d->kind) {
     case IDLC_DECL_CONST: {
@@ -1436,6 +1482,7 @@ idlc_result idlc_check(idlc_ctx *ctx)
     idlc__table_init(&ck->value_state, true);
     idlc__table_init(&ck->value_height, true);
     idlc__table_init(&ck->typedef_state, true);
+    idlc__table_init(&ck->reach_cache, false);
 
     /* Modules and the symbol table. */
     for (idlc_file *f = ctx->files; f; f = f->next) {
@@ -1569,6 +1616,7 @@ done:
     idlc__table_free(&ck->value_state);
     idlc__table_free(&ck->value_height);
     idlc__table_free(&ck->typedef_state);
+    idlc__table_free(&ck->reach_cache);
     free(ck);
     if (ctx->oom) {
         idlc_error(ctx, NULL, "out of memory");
