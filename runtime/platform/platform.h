@@ -204,9 +204,10 @@ prpc_status prpc__pconn_attach(prpc__pconn *c, prpc__iopool *pool);
  * PRPC_ERR_CLOSED after close, PRPC_ERR_BUSY if a receive is outstanding. */
 prpc_status prpc__pconn_recv(prpc__pconn *c, void *buf, size_t len, prpc__recv_cb cb, void *user);
 /* Receives in the caller's thread, waiting until deadline_ms, with no pool
- * involved (one system call in the steady state). Not while an
- * asynchronous receive is outstanding (PRPC_ERR_BUSY). Same results as the
- * callback, plus PRPC_ERR_TIMEOUT. */
+ * involved (one system call in the steady state). deadline_ms 0 takes only
+ * what has already arrived, without waiting. Not while an asynchronous
+ * receive is outstanding (PRPC_ERR_BUSY). Same results as the callback,
+ * plus PRPC_ERR_TIMEOUT. */
 prpc_status prpc__pconn_recv_sync(prpc__pconn *c, void *buf, size_t len, uint64_t deadline_ms,
                                   size_t *n);
 /* Sends one whole message. With a pool it never blocks: what the socket does

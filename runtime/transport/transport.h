@@ -134,10 +134,12 @@ prpc_status prpc__tdial(prpc__iopool *pool, const char *endpoint, const prpc__di
  * has ended, returns how it ended and fn is not called. */
 prpc_status prpc__tconn_recv(prpc__tconn *c, prpc__msg_fn fn, void *user);
 /* Receives the next whole message in the caller's thread, waiting until
- * deadline_ms (UINT64_MAX = forever). *msg stays valid until the next call
- * on c. Not while an asynchronous request is outstanding. Errors as for
- * prpc__msg_fn, plus PRPC_ERR_TIMEOUT when the deadline passes (the
- * connection stays usable then). */
+ * deadline_ms (UINT64_MAX = forever; 0 = do not wait: for an application's
+ * own loop, after prpc__tconn_pollable polled readable, call it until it
+ * returns PRPC_ERR_TIMEOUT). *msg stays valid until the next call on c. One
+ * caller at a time and not while an asynchronous request is outstanding
+ * (PRPC_ERR_BUSY). Errors as for prpc__msg_fn, plus PRPC_ERR_TIMEOUT when the
+ * deadline passes (the connection stays usable then). */
 prpc_status prpc__tconn_recv_sync(prpc__tconn *c, uint64_t deadline_ms, const uint8_t **msg,
                                   size_t *len);
 /* Sends one whole message; thread-safe, never blocks on a pooled

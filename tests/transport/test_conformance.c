@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -140,6 +141,24 @@ static void test_conn_echo(void **state)
     if (!session_start(&ss, state, NULL))
         skip();
     prpc__tconn *c = session_dial(&ss, NULL, 0);
+    /* An application's own loop: poll the descriptor, then take what has
+     * arrived without waiting. */
+    const uint8_t *r;
+    size_t rlen;
+    assert_int_equal(prpc__tconn_recv_sync(c, 0, &r, &rlen), PRPC_ERR_TIMEOUT);
+    uint8_t *m = make_msg(300, 5);
+    assert_int_equal(prpc__tconn_send(c, m, 300), PRPC_OK);
+    free(m);
+    struct pollfd pfd = {.fd = (int)prpc__tconn_pollable(c), .events = POLLIN};
+    prpc_status st = PRPC_ERR_TIMEOUT;
+    for (int i = 0; i < 100 && st == PRPC_ERR_TIMEOUT; i++) {
+        assert_true(poll(&pfd, 1, 100) >= 0);
+        st = prpc__tconn_recv_sync(c, 0, &r, &rlen);
+    }
+    assert_int_equal(st, PRPC_OK);
+    assert_int_equal(rlen, 300);
+    assert_true(check_msg(r, rlen, 5));
+    assert_int_equal(prpc__tconn_recv_sync(c, 0, &r, &rlen), PRPC_ERR_TIMEOUT);
     echo_one(c, 1, 7);
     echo_one(c, 100, 1);
     echo_one(c, 70000, 2); /* more than one datagram in message mode */

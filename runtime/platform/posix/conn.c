@@ -458,6 +458,11 @@ prpc_status prpc__pconn_recv_sync(prpc__pconn *c, void *buf, size_t len, uint64_
     prpc__mutex_unlock(&c->lock);
     if (st != PRPC_OK)
         return st;
+    if (deadline_ms == 0) {
+        /* Only what has already arrived (an application's own loop). */
+        int r = raw_recv(c, buf, len, c->is_socket ? MSG_DONTWAIT : 0, n);
+        return r == IO_AGAIN ? PRPC_ERR_TIMEOUT : (prpc_status)r;
+    }
     for (;;) {
         int r;
         if (c->is_socket && set_rcvtimeo(c, deadline_ms)) {
