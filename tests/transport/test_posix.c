@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "echo.h"
+#include "platform/posix/posix_io.h"
 #include "piperpc/alloc.h"
 #include <stdatomic.h>
 
@@ -666,6 +667,66 @@ static void test_posix_no_fd_leak(void **state)
     assert_int_equal(count_fds(), before);
 }
 
+
+/* ------------------------------------------------------------ send queue */
+
+static void test_send_queue_partial_writes_and_limit(void **state)
+{
+    (void)state;
+    /* A peer that does not read: sends fill the socket, then the queue,
+     * then report BUSY without sending anything; once the peer reads, the
+     * pool writes the queue out in order. */
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(2, &pool), PRPC_OK);
+    prpc__pconn *c = NULL;
+    assert_int_equal(prpc__pconn_new(pool, sv[0], sv[0], true, PRPC__CHAN_BYTE, &c), PRPC_OK);
+    const size_t limit = 256 * 1024, chunk = 50000;
+    prpc__pconn_set_send_limit(c, limit);
+    uint8_t *msg = malloc(chunk);
+    size_t sent = 0;
+    unsigned k;
+    for (k = 0; k < 1000; k++) {
+        for (size_t i = 0; i < chunk; i++)
+            msg[i] = (uint8_t)(k * 7 + i);
+        prpc_status st = prpc__pconn_send(c, msg, chunk);
+        if (st == PRPC_ERR_BUSY)
+            break;
+        assert_int_equal(st, PRPC_OK);
+        sent += chunk;
+        assert_true(prpc__pconn_send_queued(c) <= limit + chunk);
+    }
+    assert_true(k < 1000);                        /* the limit was reached */
+    assert_true(prpc__pconn_send_queued(c) > 0); /* and a queue existed */
+    /* Drain the peer and check every byte, in order. */
+    uint8_t *got = malloc(sent);
+    size_t have = 0;
+    uint64_t deadline = prpc__now_ms() + 10000;
+    while (have < sent && prpc__now_ms() < deadline) {
+        ssize_t n = recv(sv[1], got + have, sent - have, 0);
+        assert_true(n > 0);
+        have += (size_t)n;
+    }
+    assert_int_equal(have, sent);
+    for (size_t off = 0; off < sent; off++) {
+        unsigned m = (unsigned)(off / chunk);
+        size_t i = off % chunk;
+        if (got[off] != (uint8_t)(m * 7 + i))
+            fail_msg("byte %zu differs", off);
+    }
+    /* The pool accounts for the last write just after the peer can read it. */
+    for (int i = 0; i < 1000 && prpc__pconn_send_queued(c) != 0; i++)
+        prpc__sleep_ms(1);
+    assert_int_equal(prpc__pconn_send_queued(c), 0);
+    free(got);
+    free(msg);
+    prpc__pconn_destroy(c);
+    close(sv[1]);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_xdg, teardown_xdg)
 
 int main(void)
@@ -690,6 +751,7 @@ int main(void)
         T(test_accept_emfile_does_not_spin),
         T(test_pool_timers_and_tasks),
         T(test_posix_no_fd_leak),
+        T(test_send_queue_partial_writes_and_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
