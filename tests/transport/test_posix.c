@@ -727,6 +727,44 @@ static void test_send_queue_partial_writes_and_limit(void **state)
     prpc__iopool_free(pool);
 }
 
+static void test_dial_full_backlog_keeps_deadline(void **state)
+{
+    (void)state;
+    /* A listener that never accepts: once its backlog is full, a client
+     * must give up at its deadline instead of blocking in connect. */
+    char name[64], ep[128];
+    unique_name(name, sizeof name, "backlog");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    prpc__tlistener *l = NULL;
+    prpc__err err = {{0}};
+    assert_int_equal(prpc__tlistener_open(pool, ep, NULL, &l, &err), PRPC_OK);
+    prpc__dial_opts o;
+    memset(&o, 0, sizeof o);
+    o.connect_timeout_ms = 100;
+    prpc__tconn *cs[300];
+    int n = 0;
+    prpc_status st = PRPC_OK;
+    uint64_t t0 = 0;
+    while (n < 300) {
+        t0 = prpc__now_ms();
+        st = prpc__tdial(NULL, ep, &o, &cs[n], &err);
+        if (st != PRPC_OK)
+            break;
+        n++;
+    }
+    uint64_t took = prpc__now_ms() - t0;
+    assert_int_equal(st, PRPC_ERR_UNAVAILABLE);
+    assert_true(n > 0 && n < 300);
+    assert_true(took >= 90 && took < 2000);
+    for (int i = 0; i < n; i++)
+        prpc__tconn_destroy(cs[i]);
+    prpc__tlistener_destroy(l);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_xdg, teardown_xdg)
 
 int main(void)
@@ -752,6 +790,7 @@ int main(void)
         T(test_pool_timers_and_tasks),
         T(test_posix_no_fd_leak),
         T(test_send_queue_partial_writes_and_limit),
+        T(test_dial_full_backlog_keeps_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -523,7 +523,9 @@ static prpc_status dial_unix(const prpc__addr *a, uint64_t deadline_ms, int *out
     if (st != PRPC_OK)
         return st;
     for (;;) {
-        int fd = socket(AF_UNIX, sock_type(a) | SOCK_CLOEXEC, 0);
+        /* Non-blocking, so a full backlog is EAGAIN (retried until the
+         * deadline) instead of a connect that blocks past it. */
+        int fd = socket(AF_UNIX, sock_type(a) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
             return prpc__errno_status(errno);
         int r;
@@ -531,6 +533,9 @@ static prpc_status dial_unix(const prpc__addr *a, uint64_t deadline_ms, int *out
             r = connect(fd, (const struct sockaddr *)&sa, sizeof sa);
         } while (r != 0 && errno == EINTR);
         if (r == 0) {
+            /* Back to blocking mode: asynchronous calls pass MSG_DONTWAIT. */
+            int fl = fcntl(fd, F_GETFL);
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
             *out = fd;
             return PRPC_OK;
         }
