@@ -915,6 +915,61 @@ static void test_spawn_child_echo_over_stdio(void **state)
     prpc__iopool_free(pool);
 }
 
+
+/* The child's own stdio connection, closed while a receive is outstanding
+ * and nothing arrives: the blocking reader must be interrupted. Exit code 0
+ * when the receive ended with PRPC_ERR_CLOSED and everything stopped. */
+static volatile LONG g_child_recv_status = 1;
+
+static void on_child_recv(void *user, prpc_status st, size_t n)
+{
+    (void)user;
+    (void)n;
+    InterlockedExchange(&g_child_recv_status, st == PRPC_ERR_CLOSED ? 0 : 10);
+}
+
+static int child_stdio_close(void)
+{
+    prpc__iopool *pool;
+    if (prpc__iopool_create(1, &pool) != PRPC_OK)
+        return 2;
+    prpc__pconn *c;
+    if (prpc__pconn_stdio(pool, &c, NULL) != PRPC_OK)
+        return 3;
+    static uint8_t buf[1024];
+    if (prpc__pconn_recv(c, buf, sizeof buf, on_child_recv, NULL) != PRPC_OK)
+        return 4;
+    Sleep(200);
+    prpc__pconn_close(c);
+    prpc__pconn_stop(c);
+    prpc__pconn_free(c);
+    prpc__iopool_close(pool);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    return (int)g_child_recv_status;
+}
+
+static void test_stdio_close_interrupts_blocking_read(void **state)
+{
+    (void)state;
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    const char *argv[] = {g_self, "--child-stdio-close", NULL};
+    prpc__pconn *c = NULL;
+    assert_int_equal(prpc__pconn_spawn(pool, argv, &c, NULL), PRPC_OK);
+    /* We keep our ends open and send nothing: only close() can end the
+     * child's read. */
+    DWORD w = WaitForSingleObject(c->child, 15000);
+    assert_int_equal(w, WAIT_OBJECT_0);
+    DWORD code = 99;
+    assert_true(GetExitCodeProcess(c->child, &code));
+    assert_int_equal(code, 0);
+    prpc__pconn_destroy(c);
+    prpc__iopool_close(pool);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+}
+
 static void test_spawn_missing_program(void **state)
 {
     (void)state;
@@ -935,6 +990,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child-echo") == 0)
         return child_echo();
+    if (argc > 1 && strcmp(argv[1], "--child-stdio-close") == 0)
+        return child_stdio_close();
     if (argc > 2 && strcmp(argv[1], "--child-hang") == 0)
         return child_hang(argv[2]);
     GetModuleFileNameA(NULL, g_self, sizeof g_self);
@@ -956,6 +1013,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_client_killed_mid_message),
         cmocka_unit_test(test_tcp_echo_loopback),
         cmocka_unit_test(test_spawn_child_echo_over_stdio),
+        cmocka_unit_test(test_stdio_close_interrupts_blocking_read),
         cmocka_unit_test(test_spawn_missing_program),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -338,6 +338,7 @@ prpc_status prpc__pconn_recv_sync(prpc__pconn *c, void *buf, size_t len, uint64_
     }
     prpc__mutex_lock(&c->lock);
     c->in_sync = false;
+    prpc__cond_broadcast(&c->idle); /* stop() waits for recv_sync to leave */
     prpc__mutex_unlock(&c->lock);
     return st;
 }
@@ -638,7 +639,7 @@ void prpc__pconn_stop(prpc__pconn *c)
         return;
     prpc__pconn_close(c);
     prpc__mutex_lock(&c->lock);
-    while (c->busy > 0)
+    while (c->busy > 0 || c->in_sync)
         prpc__cond_wait(&c->idle, &c->lock);
     bool threads = c->sync_threads;
     c->sync_threads = false;
