@@ -261,6 +261,36 @@ static bool watch_locked(prpc__pconn *c)
     return c->drained;
 }
 
+/* The largest queue node kept for reuse: big messages that do not fit the
+ * socket at once are common in a stream of big messages, and a fresh
+ * allocation of megabytes per message costs page faults. */
+#define SPARE_MAX ((size_t)4 * 1024 * 1024)
+
+/* A queue node for n bytes, reusing the spare when it is big enough; c->lock held. */
+static struct sendq *node_get(prpc__pconn *c, size_t n)
+{
+    struct sendq *q = c->spare;
+    if (q != NULL && q->cap >= n) {
+        c->spare = NULL;
+        return q;
+    }
+    q = prpc_alloc(sizeof *q + n);
+    if (q != NULL)
+        q->cap = n;
+    return q;
+}
+
+/* Keeps the node as the spare if it is worth keeping, else frees it. */
+static void node_put(prpc__pconn *c, struct sendq *q)
+{
+    if (q->cap <= SPARE_MAX && (c->spare == NULL || c->spare->cap < q->cap)) {
+        prpc_free(c->spare);
+        c->spare = q;
+    } else {
+        prpc_free(q);
+    }
+}
+
 /* Writes queued messages; c->lock held. */
 static void flush_locked(prpc__pconn *c)
 {
@@ -286,7 +316,7 @@ static void flush_locked(prpc__pconn *c)
         c->qhead = q->next;
         if (c->qhead == NULL)
             c->qtail = NULL;
-        prpc_free(q);
+        node_put(c, q);
     }
 }
 
@@ -530,7 +560,7 @@ prpc_status prpc__pconn_send(prpc__pconn *c, const void *data, size_t len)
         return PRPC_ERR_BUSY;
     }
     if (st == PRPC_OK && done < len) {
-        struct sendq *q = prpc_alloc(sizeof *q + (len - done));
+        struct sendq *q = node_get(c, len - done);
         if (q == NULL) {
             /* Part of the message may be out already, so the stream cannot
              * continue: treat it as a failed connection. */
@@ -620,6 +650,8 @@ void prpc__pconn_close(prpc__pconn *c)
     }
     c->qtail = NULL;
     c->queued = 0;
+    prpc_free(c->spare);
+    c->spare = NULL;
     /* Wake a thread blocked in recv_sync and tell the peer at once. */
     if (c->is_socket)
         shutdown(c->rfd, SHUT_RDWR);

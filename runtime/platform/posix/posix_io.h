@@ -36,6 +36,7 @@ struct pobj {
 
 struct sendq {
     struct sendq *next;
+    size_t cap; /* bytes data[] can hold */
     size_t len;
     size_t off;
     uint8_t data[];
@@ -64,6 +65,7 @@ struct prpc__pconn {
     /* send queue */
     struct sendq *qhead;
     struct sendq *qtail;
+    struct sendq *spare; /* a written-out node kept for reuse */
     size_t queued;
     size_t send_limit;
     /* what epoll currently has armed (EPOLLIN / EPOLLOUT bits) */
