@@ -661,7 +661,9 @@ static void check_enum(checker *ck, idlc_decl *d)
             }
             if (ok)
                 e->value = v->negative ? (int64_t)(0 - v->magnitude) : (int64_t)v->magnitude;
-        } else if (!next_ok || next > INT32_MAX) {
+        } else if (!next_ok) {
+            ok = false; /* follows an enumerator whose value was reported */
+        } else if (next > INT32_MAX) {
             idlc_error(ck->ctx, &e->loc, "enumerator '%s' would be %" PRId64 ", which does not fit in i32",
                        e->name, next);
             ok = false;
