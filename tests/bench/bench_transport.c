@@ -151,6 +151,11 @@ static void bench_prpc(size_t iters, size_t size, uint64_t *ns)
     free(msg);
     prpc__tconn_destroy(c);
     waitpid(pid, NULL, 0);
+    char dir[512], lock[700];
+    if (prpc__runtime_dir(dir, sizeof dir, NULL) == PRPC_OK) {
+        snprintf(lock, sizeof lock, "%s/%s.lock", dir, name);
+        unlink(lock);
+    }
 }
 
 int main(int argc, char **argv)

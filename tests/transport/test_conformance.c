@@ -34,6 +34,7 @@ typedef struct session {
     bool has_srv;
     char limit_arg[32];
     const char *argv[4];
+    char lock_path[600]; /* the listener's lock file, removed at the end */
 } session;
 
 #define WAIT_MS 10000u
@@ -69,6 +70,13 @@ static bool session_start(session *ss, void **state, const prpc__listen_opts *op
     case K_TCP4: snprintf(ep, sizeof ep, "tcp:127.0.0.1:0"); break;
     case K_TCP6: snprintf(ep, sizeof ep, "tcp:[::1]:0"); break;
     default: break;
+    }
+    if (f->kind == K_PIPE || f->kind == K_PIPE_BYTE) {
+        char dir[512];
+        if (prpc__runtime_dir(dir, sizeof dir, NULL) == PRPC_OK)
+            snprintf(ss->lock_path, sizeof ss->lock_path, "%s/%s.lock", dir, name);
+    } else if (f->kind == K_UNIX || f->kind == K_UNIX_BYTE) {
+        snprintf(ss->lock_path, sizeof ss->lock_path, "/tmp/prpc-%s.sock.lock", name);
     }
     prpc__err err = {{0}};
     prpc_status st = echo_start(&ss->srv, ep, opts, &err);
@@ -107,6 +115,10 @@ static void session_end(session *ss)
     if (ss->has_srv)
         echo_stop(&ss->srv);
     ss->has_srv = false;
+    /* Servers leave their lock file on purpose; tests clean up after
+     * themselves. */
+    if (ss->lock_path[0])
+        unlink(ss->lock_path);
 }
 
 static void echo_one(prpc__tconn *c, size_t size, unsigned seed)

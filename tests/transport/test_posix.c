@@ -765,6 +765,30 @@ static void test_dial_full_backlog_keeps_deadline(void **state)
     prpc__iopool_free(pool);
 }
 
+static void test_tcp_port_in_use(void **state)
+{
+    (void)state;
+    echo_server a;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&a, "tcp:127.0.0.1:0", NULL, &err), PRPC_OK);
+    uint16_t port = prpc__tlistener_port(a.listener);
+    assert_true(port != 0);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp:127.0.0.1:%u", (unsigned)port);
+    assert_string_equal(a.endpoint, ep);
+    prpc__tlistener *l = NULL;
+    assert_int_equal(prpc__tlistener_open(a.pool, ep, NULL, &l, &err), PRPC_ERR_ADDR_IN_USE);
+    assert_non_null(strstr(err.msg, ep + 4));
+    /* TCP peers carry no credentials; the default policy admits them. */
+    prpc__tconn *c = dial(ep);
+    prpc__peer peer;
+    prpc__tconn_peer(c, &peer);
+    assert_false(peer.has_cred);
+    echo_one(c, 10, 1);
+    prpc__tconn_destroy(c);
+    echo_stop(&a);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_xdg, teardown_xdg)
 
 int main(void)
@@ -791,6 +815,7 @@ int main(void)
         T(test_posix_no_fd_leak),
         T(test_send_queue_partial_writes_and_limit),
         T(test_dial_full_backlog_keeps_deadline),
+        T(test_tcp_port_in_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
