@@ -7,6 +7,7 @@
 
 #include "codec/scan.h"
 #include "codec/utf8.h"
+#include "core/log.h"
 #include "piperpc/codec.h"
 
 void prpc_dec_init(prpc_decoder *dec, const void *data, size_t len, prpc_arena *arena)
@@ -308,9 +309,13 @@ static bool read_raw(prpc_decoder *dec, bool accept_str, bool accept_bin, const 
     return true;
 }
 
-static bool need_arena(prpc_decoder *dec)
+/* Strings, bytes, any and arrays are copied into the arena; without one
+ * they cannot be decoded. That is the caller's bug, so it is logged. */
+static bool need_arena(prpc_decoder *dec, const char *what)
 {
     if (dec->arena == NULL) {
+        if (dec->status == PRPC_OK)
+            prpc__log(PRPC_LOG_ERROR, "%s: the decoder has no arena to copy the value into", what);
         prpc_dec_fail(dec, PRPC_ERR_INVALID_ARG);
         return false;
     }
@@ -332,7 +337,7 @@ void prpc_dec_str(prpc_decoder *dec, const char **out, size_t *len)
         type_error(dec);
         return;
     }
-    if (!need_arena(dec))
+    if (!need_arena(dec, "prpc_dec_str"))
         return;
     char *s = prpc_arena_strndup(dec->arena, (const char *)p, n);
     if (s == NULL) {
@@ -350,7 +355,7 @@ void prpc_dec_bytes(prpc_decoder *dec, prpc_bytes *out)
     out->len = 0;
     const uint8_t *p;
     size_t n;
-    if (!read_raw(dec, true, true, &p, &n) || !need_arena(dec))
+    if (!read_raw(dec, true, true, &p, &n) || !need_arena(dec, "prpc_dec_bytes"))
         return;
     uint8_t *copy = prpc_arena_alloc(dec->arena, n, 1);
     if (copy == NULL) {
@@ -407,7 +412,7 @@ void *prpc_dec_alloc_array(prpc_decoder *dec, uint32_t count, size_t size, size_
 {
     if (dec->status != PRPC_OK || count == 0)
         return NULL;
-    if (!need_arena(dec))
+    if (!need_arena(dec, "prpc_dec_alloc_array"))
         return NULL;
     if (size != 0 && count > SIZE_MAX / size) {
         prpc_dec_fail(dec, PRPC_ERR_TOO_LARGE);
@@ -442,7 +447,7 @@ void prpc_dec_any(prpc_decoder *dec, prpc_any *out)
     out->data = NULL;
     out->len = 0;
     size_t n;
-    if (!value_extent(dec, &n) || !need_arena(dec))
+    if (!value_extent(dec, &n) || !need_arena(dec, "prpc_dec_any"))
         return;
     uint8_t *copy = prpc_arena_alloc(dec->arena, n, 1);
     if (copy == NULL) {

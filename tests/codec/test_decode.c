@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -427,6 +428,15 @@ static void test_dec_str_rejects_bad_utf8(void **state)
     }
 }
 
+static char g_logged[256];
+
+static void capture_log(void *user, prpc_log_level level, const char *message)
+{
+    (void)user;
+    (void)level;
+    snprintf(g_logged, sizeof g_logged, "%s", message);
+}
+
 static void test_dec_str_header_forms_and_limits(void **state)
 {
     (void)state;
@@ -450,12 +460,17 @@ static void test_dec_str_header_forms_and_limits(void **state)
         prpc_enc_free(&enc);
         free(raw);
     }
+    /* no arena: a caller's bug, refused and logged */
     uint8_t b[] = {0xa1, 'x'};
     prpc_decoder dec;
     const char *s;
+    g_logged[0] = '\0';
+    prpc_set_log(capture_log, NULL, PRPC_LOG_ERROR);
     prpc_dec_init(&dec, b, sizeof b, NULL);
     prpc_dec_str(&dec, &s, NULL);
+    prpc_set_log(NULL, NULL, PRPC_LOG_ERROR);
     assert_int_equal(dec.status, PRPC_ERR_INVALID_ARG);
+    assert_non_null(strstr(g_logged, "no arena"));
     uint8_t i[] = {0x01};
     size_t slen;
     assert_int_equal(read_str(i, 1, &s, &slen), PRPC_ERR_BAD_ARGS);
