@@ -105,11 +105,11 @@ static idlc_decl *new_decl(idlc_parse_state *ps, idlc_decl_kind kind, const char
     int dir;
 }
 
-%token MODULE "module" IMPORT "import" CONST "const" TYPEDEF "typedef"
-       ENUM "enum" STRUCT "struct" UNION "union" SWITCH "switch" CASE "case"
-       INTERFACE "interface" ONEWAY "oneway" EVENT "event" RAISES "raises"
-       IN "in" OUT "out" INOUT "inout" VOID "void"
-       SEQUENCE "sequence" MAP "map" OPTIONAL "optional"
+%token MODULE "'module'" IMPORT "'import'" CONST "'const'" TYPEDEF "'typedef'"
+       ENUM "'enum'" STRUCT "'struct'" UNION "'union'" SWITCH "'switch'" CASE "'case'"
+       INTERFACE "'interface'" ONEWAY "'oneway'" EVENT "'event'" RAISES "'raises'"
+       IN "'in'" OUT "'out'" INOUT "'inout'" VOID "'void'"
+       SEQUENCE "'sequence'" MAP "'map'" OPTIONAL "'optional'"
 %token ATTR_OPEN "'[' (attribute list)"
 %token <str> IDENT "identifier" STRING "string literal"
              ATTR_NAME "attribute name" VERSION_LIT "version number"
