@@ -41,6 +41,7 @@ prpc_status prpc__tconn_new(prpc__pconn *pc, const prpc_limits *limits, uint32_t
     atomic_init(&c->refs, 1);
     atomic_init(&c->last_activity, prpc__now_ms());
     prpc__mutex_init(&c->lock);
+    prpc__cond_init(&c->cb_done);
     c->counter = counter;
     if (counter != NULL)
         atomic_fetch_add(&counter->refs, 1);
@@ -156,10 +157,25 @@ static prpc_status start_pc_recv(prpc__tconn *c)
 
 /* Hands out messages while someone wants one; c->lock held and c->in_cb
  * set by the caller, so only one thread runs this per connection. */
+/* Calls fn with c->lock released, recording who runs it so that destroy
+ * can wait for it (or know it is called from inside it). */
+static void call_fn(prpc__tconn *c, prpc_status st, const uint8_t *msg, size_t len)
+{
+    prpc__msg_fn fn = c->fn;
+    void *user = c->user;
+    c->fn_running = true;
+    c->cb_thread = prpc__thread_current();
+    prpc__mutex_unlock(&c->lock);
+    fn(user, c, st, msg, len);
+    prpc__mutex_lock(&c->lock);
+    c->fn_running = false;
+    prpc__cond_broadcast(&c->cb_done);
+}
+
 static void deliver_locked(prpc__tconn *c)
 {
     for (;;) {
-        if (!c->want)
+        if (!c->want || c->destroyed)
             return;
         if (!c->ended) {
             const uint8_t *msg;
@@ -184,25 +200,17 @@ static void deliver_locked(prpc__tconn *c)
                 c->got_first = true;
                 c->maybe_buffered = true;
                 atomic_store_explicit(&c->last_activity, prpc__now_ms(), memory_order_relaxed);
-                prpc__msg_fn fn = c->fn;
-                void *user = c->user;
-                prpc__mutex_unlock(&c->lock);
-                fn(user, c, PRPC_OK, msg, len);
-                prpc__mutex_lock(&c->lock);
+                call_fn(c, PRPC_OK, msg, len);
                 continue;
             }
         }
         /* Ended: report it once, to the request that is waiting. */
         c->want = false;
         c->end_reported = true;
-        prpc__msg_fn fn = c->fn;
-        void *user = c->user;
         prpc_status end = c->end_st;
-        prpc__mutex_unlock(&c->lock);
         if (end != PRPC_ERR_CLOSED && end != PRPC_ERR_TIMEOUT)
             prpc__log(PRPC_LOG_INFO, "closing a connection: %s", prpc_strerror(end));
-        fn(user, c, end, NULL, 0);
-        prpc__mutex_lock(&c->lock);
+        call_fn(c, end, NULL, 0);
     }
 }
 
@@ -376,6 +384,7 @@ static void conn_free(prpc__tconn *c)
         atomic_fetch_sub(&c->counter->active, 1);
         prpc__conn_counter_unref(c->counter);
     }
+    prpc__cond_destroy(&c->cb_done);
     prpc__mutex_destroy(&c->lock);
     prpc_free(c);
 }
@@ -394,6 +403,15 @@ void prpc__tconn_destroy(void *arg)
     prpc__tconn_close(c);
     if (c->timer_used)
         prpc__timer_cancel(&c->timer);
+    /* From here on fn is never called; wait for a call in progress on
+     * another thread, so the owner may free what fn uses once we return. */
+    prpc__mutex_lock(&c->lock);
+    c->destroyed = true;
+    c->want = false;
+    uintptr_t self = prpc__thread_current();
+    while (c->fn_running && c->cb_thread != self)
+        prpc__cond_wait(&c->cb_done, &c->lock);
+    prpc__mutex_unlock(&c->lock);
     conn_unref(c);
 }
 

@@ -153,8 +153,10 @@ intptr_t prpc__tconn_pollable(const prpc__tconn *c);
 /* Ends the connection; never blocks. An outstanding request completes with
  * PRPC_ERR_CLOSED. Matches the core's close ops. */
 void prpc__tconn_close(void *c);
-/* close + wait for callbacks + free; callable from c's own callback (the
- * pool finishes it afterwards). Matches the core's release ops. */
+/* Ends the connection for its owner: close, then fn is never called again;
+ * waits for a call of fn running on another thread. Callable from c's own
+ * fn (the pool frees c afterwards). Matches the core's release and link
+ * close ops: when it returns, nothing of c calls back into the owner. */
 void prpc__tconn_destroy(void *c);
 
 /* ----------------------------------------------------------- listener */

@@ -39,6 +39,10 @@ struct prpc__tconn {
     bool end_reported;
     prpc_status end_st;
     bool closing;        /* closed locally */
+    bool destroyed;      /* the owner is gone: fn is never called again */
+    uintptr_t cb_thread; /* the thread running fn while in_cb */
+    bool fn_running;
+    prpc__cond cb_done;  /* signalled when fn returns */
     bool timed_out;
     /* timeouts */
     bool timer_used;

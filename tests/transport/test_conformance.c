@@ -547,6 +547,44 @@ static void test_conn_async_client(void **state)
     session_end(&ss);
 }
 
+static void test_conn_destroy_silences_callbacks(void **state)
+{
+    session ss;
+    if (!session_start(&ss, state, NULL))
+        skip();
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(2, &pool), PRPC_OK);
+    for (int i = 0; i < 20; i++) {
+        prpc__tconn *c = session_dial(&ss, pool, 0);
+        /* The owner's state dies right after destroy: a callback after it
+         * would be a use after free (ASan) or a bad count. */
+        struct async_state *a = calloc(1, sizeof *a);
+        prpc__mutex_init(&a->lock);
+        prpc__cond_init(&a->cond);
+        a->want = 1000000;
+        assert_int_equal(prpc__tconn_recv(c, async_msg, a), PRPC_OK);
+        if (i % 2) {
+            uint8_t *m = make_msg(64, 0);
+            assert_int_equal(prpc__tconn_send(c, m, 64), PRPC_OK); /* replies race the destroy */
+            free(m);
+            prpc__sleep_ms((unsigned)i % 3);
+        }
+        prpc__tconn_destroy(c);
+        prpc__mutex_lock(&a->lock);
+        bool ended = a->ended;
+        prpc__mutex_unlock(&a->lock);
+        (void)ended; /* a CLOSED report before destroy returned is allowed */
+        prpc__cond_destroy(&a->cond);
+        prpc__mutex_destroy(&a->lock);
+        memset(a, 0xa5, sizeof *a);
+        free(a);
+    }
+    prpc__sleep_ms(50);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    session_end(&ss);
+}
+
 static void test_conn_no_fd_leak(void **state)
 {
     int before = count_fds();
@@ -576,6 +614,7 @@ static void test_conn_no_fd_leak(void **state)
         cmocka_unit_test_prestate(test_conn_handshake_timeout, &f),                                \
         cmocka_unit_test_prestate(test_conn_idle_timeout_half_message, &f),                        \
         cmocka_unit_test_prestate(test_conn_async_client, &f),                                     \
+        cmocka_unit_test_prestate(test_conn_destroy_silences_callbacks, &f),                       \
         cmocka_unit_test_prestate(test_conn_no_fd_leak, &f)
 
 static void log_stderr(void *user, prpc_log_level level, const char *message)
