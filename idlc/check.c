@@ -262,8 +262,9 @@ static bool eval_const(checker *ck, idlc_decl *d, int depth);
 
 static bool eval_expr(checker *ck, const char *module, idlc_expr *e, int depth)
 {
-    if (depth > MAX_CONST_DEPTH) {
-        idlc_error(ck->ctx, &e->loc, "constant expression nested more than %d deep", MAX_CONST_DEPTH);
+    if (depth >= MAX_CONST_DEPTH) {
+        idlc_error(ck->ctx, &e->loc, "constant expression nested more than %d deep (through negations "
+                   "and other constants)", MAX_CONST_DEPTH);
         return false;
     }
     switch (e->kind) {
@@ -927,8 +928,8 @@ static bool typedef_visit(checker *ck, idlc_decl *d, int depth)
         idlc_error(ck->ctx, &d->loc, "typedef '%s' refers to itself", d->name);
         return false;
     }
-    if (depth > MAX_VALUE_DEPTH) {
-        idlc_error(ck->ctx, &d->loc, "typedefs nested more than %d deep", MAX_VALUE_DEPTH);
+    if (depth >= MAX_VALUE_DEPTH) {
+        idlc_error(ck->ctx, &d->loc, "more than %d typedefs refer to each other in a chain", MAX_VALUE_DEPTH);
         return false;
     }
     put_state(ck, &ck->typedef_state, d, 1);
