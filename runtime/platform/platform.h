@@ -36,9 +36,6 @@ prpc_status prpc__thread_start(prpc__thread *t, prpc__thread_fn fn, void *arg);
 void prpc__thread_join(prpc__thread *t);
 /* True when the caller is thread t (to detect stop() from a pool thread). */
 bool prpc__thread_is_self(const prpc__thread *t);
-/* An identifier of the calling thread, unique among live threads (no
- * system call), to tell whether a callback is running on the caller. */
-uintptr_t prpc__thread_current(void);
 
 /* ---------------------------------------------------- mutexes, conditions */
 

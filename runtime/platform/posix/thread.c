@@ -67,13 +67,6 @@ bool prpc__thread_is_self(const prpc__thread *t)
     return pthread_equal(t->id, pthread_self()) != 0;
 }
 
-uintptr_t prpc__thread_current(void)
-{
-    /* pthread_t is an integer or a pointer on every POSIX system piperpc
-     * supports (Linux, the BSDs, macOS). */
-    return (uintptr_t)pthread_self();
-}
-
 void prpc__mutex_init(prpc__mutex *m)
 {
 #if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
