@@ -1,12 +1,14 @@
-/* The msgpack structure scanner shared by prpc_msgpack_validate, the
- * streaming reader and the decoder's skip.
+/* The msgpack structure scanner of the streaming reader and of
+ * prpc_msgpack_validate, and the value-length walk of the decoder's skip.
  *
  * prpc__scan is a resumable state machine: it takes input in pieces of any
  * size and keeps, per open array or map, the number of elements not yet
  * started, so it needs O(1) work per byte however the input is split. Before
  * it accepts a header it checks that the header's declared payload plus one
  * byte for every announced element still fits, so a length bomb fails on the
- * header that declares it. */
+ * header that declares it. prpc_msgpack_validate applies the same rules in a
+ * non-resumable loop when the whole input is at hand (scan.c); the fuzzer
+ * checks that both agree. */
 #ifndef PRPC_CODEC_SCAN_H
 #define PRPC_CODEC_SCAN_H
 
