@@ -289,13 +289,15 @@ static char *read_all(idlc_ctx *ctx, const char *path, size_t *len, int *err)
     }
     for (;;) {
         if (n == cap) {
-            if (cap >= IDLC_MAX_FILE_SIZE) {
+            /* Room for one byte past the limit tells "exactly at the
+             * limit" from "too large". */
+            if (cap > IDLC_MAX_FILE_SIZE) {
                 free(buf);
                 fclose(f);
                 *err = EFBIG;
                 return NULL;
             }
-            cap *= 2;
+            cap = cap * 2 > IDLC_MAX_FILE_SIZE + 1 ? IDLC_MAX_FILE_SIZE + 1 : cap * 2;
             char *nb = realloc(buf, cap);
             if (!nb) {
                 free(buf);

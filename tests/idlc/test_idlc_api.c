@@ -276,6 +276,58 @@ static void test_write_file_atomic(void **state)
     rmdir(dir);
 }
 
+/* 16 MiB of valid IDL: a module line, then lines of blanks. */
+#define MAX_SOURCE ((size_t)16 * 1024 * 1024)
+
+static char *padded_source(size_t len)
+{
+    char *p = malloc(len);
+    assert_non_null(p);
+    static const char head[] = "module m;\n";
+    memcpy(p, head, sizeof(head) - 1);
+    for (size_t i = sizeof(head) - 1; i < len; i++)
+        p[i] = (i % 64 == 63) ? '\n' : ' ';
+    p[len - 1] = '\n';
+    return p;
+}
+
+static void test_source_size_limit(void **state)
+{
+    (void)state;
+    char *text = padded_source(MAX_SOURCE + 1);
+    captured c = {0};
+    idlc_ctx *ctx = new_ctx(&c, 0);
+    assert_int_equal(idlc_parse_string(ctx, "big.idl", text, MAX_SOURCE), IDLC_OK);
+    assert_int_equal(idlc_check(ctx), IDLC_OK);
+    idlc_ctx_destroy(ctx);
+
+    ctx = new_ctx(&c, 0);
+    assert_int_equal(idlc_parse_string(ctx, "big.idl", text, MAX_SOURCE + 1), IDLC_ERR_IO);
+    assert_non_null(strstr(c.text, "cannot read 'big.idl': file too large"));
+    idlc_ctx_destroy(ctx);
+
+    /* The same through the file system. */
+    char path[] = "/tmp/idlc-big-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, MAX_SOURCE, f), MAX_SOURCE);
+    fflush(f);
+    captured d = {0};
+    ctx = new_ctx(&d, 0);
+    assert_int_equal(idlc_parse_file(ctx, path), IDLC_OK);
+    idlc_ctx_destroy(ctx);
+    assert_int_equal(fwrite("\n", 1, 1, f), 1);
+    fclose(f);
+    ctx = new_ctx(&d, 0);
+    assert_int_equal(idlc_parse_file(ctx, path), IDLC_ERR_IO);
+    assert_non_null(strstr(d.text, "file too large"));
+    idlc_ctx_destroy(ctx);
+    unlink(path);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_imports_can_be_disabled),
         cmocka_unit_test(test_missing_file_is_an_io_error),
         cmocka_unit_test(test_write_file_atomic),
+        cmocka_unit_test(test_source_size_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
