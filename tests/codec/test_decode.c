@@ -806,6 +806,38 @@ static void test_validate_size_at_and_past_limit(void **state)
     assert_int_equal(prpc_msgpack_validate(NULL, 1, NULL, &vlen), PRPC_ERR_INVALID_ARG);
 }
 
+/* Input longer than the size limit takes the resumable scanner instead of
+ * the whole-buffer loop; the answers must be the same kind. */
+static void test_validate_input_longer_than_limit(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *hex;
+        uint32_t max_depth;
+        prpc_status st;
+        size_t vlen;
+    } cases[] = {
+        {"92 01 02 c0 c0 c0 c0 c0", 0, PRPC_OK, 3},               /* fits, trailing bytes */
+        {"c0 c1 c1 c1 c1 c1 c1 c1", 0, PRPC_OK, 1},
+        {"95 01 02 03 04 05 c0 c0", 0, PRPC_ERR_TOO_LARGE, 0},    /* 6 bytes > 4 */
+        {"d9 05 61 62 63 64 65 c0", 0, PRPC_ERR_TOO_LARGE, 0},
+        {"92 c1 01 c0 c0 c0 c0 c0", 0, PRPC_ERR_PROTOCOL, 0},
+        {"91 91 91 01 c0 c0 c0 c0", 2, PRPC_ERR_TOO_DEEP, 0},
+        {"dd ff ff ff ff 00 00 00", 0, PRPC_ERR_PROTOCOL, 0},     /* larger than the data */
+        {"c6 00 00 00 09 00 00 00", 0, PRPC_ERR_PROTOCOL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t b[16];
+        size_t n = tu_hex(cases[i].hex, b, sizeof b);
+        prpc_limits l = {4, cases[i].max_depth};
+        size_t vlen = 99;
+        prpc_status st = prpc_msgpack_validate(b, n, &l, &vlen);
+        if (st != cases[i].st)
+            fail_msg("case %zu (%s): %d", i, cases[i].hex, st);
+        assert_int_equal(vlen, cases[i].vlen);
+    }
+}
+
 static void test_limits_resolve(void **state)
 {
     (void)state;
@@ -844,6 +876,7 @@ int main(void)
         T(test_dec_skip_deep_nesting_without_recursion),
         T(test_validate_depth_at_and_past_limit),
         T(test_validate_size_at_and_past_limit),
+        T(test_validate_input_longer_than_limit),
         T(test_limits_resolve),
     };
     return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
