@@ -138,7 +138,8 @@ prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out);
 /* Tells the threads to finish; never blocks. Objects still attached must be
  * closed by their owners. */
 void prpc__iopool_close(prpc__iopool *pool);
-/* Waits for the threads to exit. Never call it from a pool thread. */
+/* Waits for the threads to exit, then runs tasks still queued in the
+ * caller's thread. Never call it from a pool thread. */
 void prpc__iopool_stop(prpc__iopool *pool);
 /* Frees the pool after stop. Accepts NULL. */
 void prpc__iopool_free(prpc__iopool *pool);

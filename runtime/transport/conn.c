@@ -18,6 +18,7 @@
 #include "transport/transport_impl.h"
 
 static void conn_unref(prpc__tconn *c);
+static void unref_unlock(prpc__tconn *c);
 
 /* The address of a thread-local variable tells threads apart without a
  * system call and without a platform function. */
@@ -140,8 +141,7 @@ static void on_pc_recv(void *arg, prpc_status st, size_t n)
     c->in_cb = true;
     deliver_locked(c);
     c->in_cb = false;
-    prpc__mutex_unlock(&c->lock);
-    conn_unref(c);
+    unref_unlock(c);
 }
 
 /* Starts a platform receive into the reader; c->lock held. */
@@ -164,8 +164,6 @@ static prpc_status start_pc_recv(prpc__tconn *c)
     return st;
 }
 
-/* Hands out messages while someone wants one; c->lock held and c->in_cb
- * set by the caller, so only one thread runs this per connection. */
 /* Calls fn with c->lock released, recording who runs it so that destroy
  * can wait for it (or know it is called from inside it). */
 static void call_fn(prpc__tconn *c, prpc_status st, const uint8_t *msg, size_t len)
@@ -181,6 +179,8 @@ static void call_fn(prpc__tconn *c, prpc_status st, const uint8_t *msg, size_t l
     prpc__cond_broadcast(&c->cb_done);
 }
 
+/* Hands out messages while someone wants one; c->lock held and c->in_cb
+ * set by the caller, so only one thread runs this per connection. */
 static void deliver_locked(prpc__tconn *c)
 {
     for (;;) {
@@ -233,8 +233,7 @@ static void deliver_task(void *arg)
         deliver_locked(c);
         c->in_cb = false;
     }
-    prpc__mutex_unlock(&c->lock);
-    conn_unref(c);
+    unref_unlock(c);
 }
 
 prpc_status prpc__tconn_recv(prpc__tconn *c, prpc__msg_fn fn, void *user)
@@ -404,6 +403,19 @@ static void conn_unref(prpc__tconn *c)
         conn_free(c);
 }
 
+/* Drops a pool-side reference with c->lock held, waking a destroy that
+ * waits for the last one, and releases the lock. Decrementing under the
+ * lock means the waiter cannot free c before we have let go of it. */
+static void unref_unlock(prpc__tconn *c)
+{
+    int old = atomic_fetch_sub(&c->refs, 1);
+    if (old == 2)
+        prpc__cond_broadcast(&c->cb_done);
+    prpc__mutex_unlock(&c->lock);
+    if (old == 1)
+        conn_free(c);
+}
+
 void prpc__tconn_destroy(void *arg)
 {
     prpc__tconn *c = arg;
@@ -420,6 +432,15 @@ void prpc__tconn_destroy(void *arg)
     uintptr_t self = current_thread();
     while (c->fn_running && c->cb_thread != self)
         prpc__cond_wait(&c->cb_done, &c->lock);
+    if (!prpc__iopool_on_thread(c->pool)) {
+        /* Outside the pool, finish the teardown here: wait for the pool's
+         * last reference (the receive that close aborted), then free
+         * everything, the channel and a spawned child included, before
+         * returning. On a pool thread that wait could deadlock, so the
+         * last holder frees instead. */
+        while (atomic_load(&c->refs) > 1)
+            prpc__cond_wait(&c->cb_done, &c->lock);
+    }
     prpc__mutex_unlock(&c->lock);
     conn_unref(c);
 }

@@ -552,6 +552,26 @@ void prpc__iopool_stop(prpc__iopool *pool)
     for (unsigned i = 0; i < pool->nthreads; i++)
         prpc__thread_join(&pool->threads[i]);
     pool->nthreads = 0;
+    /* Tasks posted before the end (teardown work of connections destroyed
+     * from callbacks) still run, here, so nothing is leaked. The caller
+     * stands in for a pool thread meanwhile, so that code which defers work
+     * when it runs inside the pool does so here too. */
+    const prpc__iopool *saved = tls_pool;
+    tls_pool = pool;
+    for (;;) {
+        prpc__mutex_lock(&pool->lock);
+        prpc__task *t = pool->task_head;
+        if (t != NULL) {
+            pool->task_head = t->next;
+            if (pool->task_head == NULL)
+                pool->task_tail = NULL;
+        }
+        prpc__mutex_unlock(&pool->lock);
+        if (t == NULL)
+            break;
+        t->fn(t->user);
+    }
+    tls_pool = saved;
 }
 
 void prpc__iopool_free(prpc__iopool *pool)
