@@ -3,6 +3,8 @@
  * parent closes the pipes, or on SIGINT/SIGTERM. stdout carries the
  * protocol, so diagnostics go to stderr only. */
 #define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
@@ -56,8 +58,12 @@ int main(void)
 
     prpc_server_options o = {0};
     o.threads = 1; /* one parent, one connection: one thread is plenty */
+    /* The runtime takes stdin over (and puts /dev/null in its place) and
+     * reports no "connection closed" to the application, so a duplicate of
+     * the input pipe, taken first, tells when the parent has closed it. */
+    int input = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
     prpc_server *server = NULL;
-    prpc_status st = prpc_server_create(&o, &server);
+    prpc_status st = input < 0 ? PRPC_ERR_IO : prpc_server_create(&o, &server);
     if (st == PRPC_OK)
         st = work_Worker_register(server, &ops, NULL);
     if (st == PRPC_OK && (st = prpc_server_listen(server, "stdio:")) != PRPC_OK)
@@ -69,24 +75,21 @@ int main(void)
         if (server != NULL)
             prpc_server_stop(server, 0);
         prpc_server_destroy(server);
+        if (input >= 0)
+            close(input);
         return 1;
     }
-    /* The server does not report that its one stdio connection closed, so
-     * the connection count is watched: once the parent's connection has
-     * come and gone, the work is over. */
-    bool seen = false;
-    for (int waited = 0;; waited += 20) {
+    for (;;) {
         struct timespec step = {0, 20 * 1000 * 1000};
         if (sigtimedwait(&sigs, NULL, &step) >= 0)
             break;
-        prpc_server_stats stats;
-        prpc_server_get_stats(server, &stats);
-        if (stats.connections > 0)
-            seen = true;
-        else if (seen || waited > 10000)
+        /* POLLHUP once no writer is left on the input pipe: the parent is done. */
+        struct pollfd p = {input, 0, 0};
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
             break;
     }
     st = prpc_server_stop(server, 1000);
     prpc_server_destroy(server);
+    close(input);
     return st == PRPC_OK ? 0 : 1;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "work_client.h"
@@ -208,8 +209,21 @@ int main(int argc, char **argv)
         if (f.failed || f.total != expect || f.next != limit)
             rc = 1;
     }
-    for (unsigned w = 0; w < started; w++)
-        prpc_client_destroy(f.workers[w].client); /* closes its pipes: the worker exits */
+    /* Destroying a client closes the worker's pipes; the worker sees its
+     * input end and exits. The runtime kills a child that is still there
+     * after a grace of about a second, so a slow destroy means the worker
+     * did not stop by itself. */
+    for (unsigned w = 0; w < started; w++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        prpc_client_destroy(f.workers[w].client);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= 900) {
+            fprintf(stderr, "worker_parent: worker %u did not exit by itself (%ld ms)\n", w, ms);
+            rc = 1;
+        }
+    }
     pthread_cond_destroy(&f.cv);
     pthread_mutex_destroy(&f.mu);
     printf("%s\n", rc == 0 ? "all workers done" : "FAILED");
