@@ -303,12 +303,17 @@ typedef struct idlc_decl {
             /* resolved: version from [version(M.m)], 1.0 when absent */
             uint32_t version_major;
             uint32_t version_minor;
-            /* Canonical text of the whole interface: its qualified name,
-             * version, every method and event signature in order, followed by
-             * the definitions of every struct, union, enum and typedef they
-             * reach (sorted by qualified name). Two interfaces are
-             * wire-compatible exactly when these strings are equal, so the
-             * generator hashes it into the service descriptor. */
+            /* Canonical text of the interface's wire contract, one item per
+             * line: "interface <qualified name>", then each method as
+             * "method|oneway <wire name>(<dir> <type>, ...) -> <type>
+             * [raises <enum>]" and each event as "event <wire name>(in
+             * <type>, ...)", in declaration order, then the definition of
+             * every struct, union and enum they reach, sorted by qualified
+             * name ("struct kv.Entry { string; u64; }", "enum kv.Error { 1 2 }",
+             * "union kv.V switch (kv.K) { case 1: string; }"). Typedefs are
+             * expanded. Names that do not travel (parameters, fields,
+             * enumerators) and the version are left out, so equal strings
+             * mean wire-compatible interfaces. */
             const char *signature;
         } interface_;
     } u;
