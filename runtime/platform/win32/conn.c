@@ -118,6 +118,7 @@ static void unbusy_unlock(prpc__pconn *c)
  * that every read ends in exactly one on_read. */
 static void start_read_locked(prpc__pconn *c)
 {
+    prpc__pool_expect(c->pool);
     memset(&c->rio.ov, 0, sizeof c->rio.ov);
     DWORD len = c->rlen > MAXDWORD ? MAXDWORD : (DWORD)c->rlen;
     if (c->kind == WK_SYNC) {
@@ -360,6 +361,7 @@ static void drop_queue_locked(prpc__pconn *c)
 static void start_write_locked(prpc__pconn *c)
 {
     struct sendq *q = c->qhead;
+    prpc__pool_expect(c->pool);
     memset(&c->wio.ov, 0, sizeof c->wio.ov);
     c->write_pending = true;
     if (c->kind == WK_SYNC) {
@@ -433,26 +435,6 @@ prpc_status prpc__pconn_send(prpc__pconn *c, const void *data, size_t len)
         if (c->kind == WK_SYNC) {
             st = WriteFile(c->wh, data, (DWORD)len, &n, NULL) ? PRPC_OK
                                                               : prpc__win_status(GetLastError());
-        } else if (c->kind == WK_SOCK) {
-            /* Plain blocking send: a peer that resets the connection fails
-             * it at once (a pending overlapped WSASend was seen to stay
-             * pending under Wine when the peer closed). */
-            const char *p = data;
-            size_t left = len;
-            st = PRPC_OK;
-            while (left > 0) {
-                int chunk = left > (size_t)INT32_MAX ? INT32_MAX : (int)left;
-                int w = send((SOCKET)c->wh, p, chunk, 0);
-                if (w == SOCKET_ERROR) {
-                    st = prpc__win_status((DWORD)WSAGetLastError());
-                    if (st == PRPC_OK)
-                        st = PRPC_ERR_IO;
-                    break;
-                }
-                p += w;
-                left -= (size_t)w;
-            }
-            n = (DWORD)(len - left);
         } else {
             st = sync_overlapped(c, true, (void *)data, (DWORD)len, UINT64_MAX, &n, &err);
             if (st == PRPC_OK && err != 0)

@@ -3,6 +3,7 @@
  * packets; a timer thread keeps a min-heap of deadlines and posts one packet
  * when the earliest is due, and the pool thread that takes it runs the
  * expired timers. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "piperpc/alloc.h"
@@ -28,6 +29,7 @@ struct prpc__iopool {
     size_t heap_len;
     size_t heap_cap;
     bool timers_posted;     /* a KEY_TIMERS packet is queued or being run */
+    atomic_long inflight;   /* packets expected: operations issued, tasks posted */
     bool closing;
     bool stopped;
 };
@@ -54,6 +56,11 @@ static void post(prpc__iopool *pool, DWORD n, ULONG_PTR key, OVERLAPPED *ov)
         Sleep(1);
 }
 
+void prpc__pool_expect(prpc__iopool *pool)
+{
+    atomic_fetch_add(&pool->inflight, 1);
+}
+
 void prpc__pool_post_io(prpc__iopool *pool, struct wio *io, DWORD err, DWORD n)
 {
     io->posted_err = err;
@@ -65,6 +72,7 @@ void prpc__task_post(prpc__iopool *pool, prpc__task *task, prpc__task_fn fn, voi
     task->fn = fn;
     task->user = user;
     memset(&task->ov, 0, sizeof task->ov);
+    atomic_fetch_add(&pool->inflight, 1);
     post(pool, 0, KEY_TASK, &task->ov);
 }
 
@@ -184,6 +192,7 @@ static void timer_main(void *arg)
             next = pool->heap[0]->deadline_ms;
         if (next != UINT64_MAX && next <= prpc__now_ms()) {
             pool->timers_posted = true;
+            atomic_fetch_add(&pool->inflight, 1);
             post(pool, 0, KEY_TIMERS, NULL);
             continue;
         }
@@ -219,44 +228,61 @@ bool prpc__iopool_on_thread(const prpc__iopool *pool)
     return pool != NULL && tls_pool == pool;
 }
 
+/* Takes one packet and runs it. Returns false when there was none within
+ * timeout_ms or the packet said to quit. */
+static bool run_one(prpc__iopool *pool, DWORD timeout_ms)
+{
+    DWORD n = 0;
+    ULONG_PTR key = 0;
+    OVERLAPPED *ov = NULL;
+    BOOL ok = GetQueuedCompletionStatus(pool->port, &n, &key, &ov, timeout_ms);
+    DWORD err = ok ? 0 : GetLastError();
+    if (!ok && ov == NULL) {
+        /* Nothing dequeued: a timeout, or the port is gone. */
+        return err != WAIT_TIMEOUT && err != ERROR_ABANDONED_WAIT_0 && err != ERROR_INVALID_HANDLE;
+    }
+    switch (key) {
+    case KEY_IO: {
+        struct wio *io = (struct wio *)ov;
+        io->done(io, err, n);
+        break;
+    }
+    case KEY_IO_POSTED: {
+        struct wio *io = (struct wio *)ov;
+        io->done(io, io->posted_err, n);
+        break;
+    }
+    case KEY_TASK: {
+        prpc__task *t = (prpc__task *)ov;
+        t->fn(t->user);
+        break;
+    }
+    case KEY_TIMERS:
+        if (pool->stopped) {
+            /* timers are not run once the pool has stopped */
+            prpc__mutex_lock(&pool->lock);
+            pool->timers_posted = false;
+            prpc__mutex_unlock(&pool->lock);
+        } else {
+            run_timers(pool);
+        }
+        break;
+    case KEY_QUIT:
+        return false;
+    default:
+        return true;
+    }
+    atomic_fetch_sub(&pool->inflight, 1);
+    return true;
+}
+
 static void pool_main(void *arg)
 {
     prpc__iopool *pool = arg;
     tls_pool = pool;
-    for (;;) {
-        DWORD n = 0;
-        ULONG_PTR key = 0;
-        OVERLAPPED *ov = NULL;
-        BOOL ok = GetQueuedCompletionStatus(pool->port, &n, &key, &ov, INFINITE);
-        DWORD err = ok ? 0 : GetLastError();
-        if (ov == NULL && key != KEY_TIMERS && key != KEY_QUIT)
-            continue; /* the wait itself failed; nothing was dequeued */
-        switch (key) {
-        case KEY_IO: {
-            struct wio *io = (struct wio *)ov;
-            io->done(io, err, n);
-            break;
-        }
-        case KEY_IO_POSTED: {
-            struct wio *io = (struct wio *)ov;
-            io->done(io, io->posted_err, n);
-            break;
-        }
-        case KEY_TASK: {
-            prpc__task *t = (prpc__task *)ov;
-            t->fn(t->user);
-            break;
-        }
-        case KEY_TIMERS:
-            run_timers(pool);
-            break;
-        case KEY_QUIT:
-            tls_pool = NULL;
-            return;
-        default:
-            break;
-        }
+    while (run_one(pool, INFINITE)) {
     }
+    tls_pool = NULL;
 }
 
 prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out)
@@ -330,6 +356,18 @@ void prpc__iopool_stop(prpc__iopool *pool)
         prpc__thread_join(&pool->threads[i]);
     prpc__thread_join(&pool->timer_thread);
     pool->stopped = true;
+    /* Packets queued behind the quit packets (tasks posted as part of a
+     * teardown, completions of I/O cancelled by it) still run, here, so
+     * nothing is leaked. A cancelled operation's packet may still be on
+     * its way, so this waits (boundedly) until every expected packet has
+     * come. The caller stands in for a pool thread meanwhile, so that code
+     * which defers work inside the pool does so here too. */
+    const prpc__iopool *saved = tls_pool;
+    tls_pool = pool;
+    uint64_t until = prpc__now_ms() + 5000;
+    while (atomic_load(&pool->inflight) > 0 && prpc__now_ms() < until)
+        run_one(pool, 50);
+    tls_pool = saved;
 }
 
 void prpc__iopool_free(prpc__iopool *pool)

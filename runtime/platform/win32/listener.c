@@ -49,12 +49,14 @@ static void arm_pipe_locked(prpc__plistener *l, struct pinst *pi)
     if (ConnectNamedPipe(pi->h, &pi->io.ov)) {
         pi->pending = true; /* completed; its packet is queued */
         l->busy++;
+        prpc__pool_expect(l->pool);
         return;
     }
     DWORD err = GetLastError();
     if (err == ERROR_IO_PENDING) {
         pi->pending = true;
         l->busy++;
+        prpc__pool_expect(l->pool);
     } else if (err == ERROR_PIPE_CONNECTED) {
         /* The client came between create and connect: no packet follows. */
         pi->ready = true;
@@ -63,6 +65,7 @@ static void arm_pipe_locked(prpc__plistener *l, struct pinst *pi)
          * port so that the retry happens on a pool thread. */
         pi->pending = true;
         l->busy++;
+        prpc__pool_expect(l->pool);
         prpc__pool_post_io(l->pool, &pi->io, err, 0);
     }
 }
@@ -97,6 +100,7 @@ static void arm_tcp_locked(prpc__plistener *l, struct pinst *pi)
     DWORD alen = (DWORD)sizeof(SOCKADDR_STORAGE) + 16u;
     pi->pending = true;
     l->busy++;
+    prpc__pool_expect(l->pool);
     if (!acceptex(l->ls, pi->as, pi->abuf, 0, alen, alen, &n, &pi->io.ov)) {
         int e = WSAGetLastError();
         if (e != ERROR_IO_PENDING)

@@ -113,6 +113,10 @@ struct prpc__plistener {
 /* Completion-port plumbing (iopool.c). */
 HANDLE prpc__pool_port(prpc__iopool *pool);
 prpc_status prpc__pool_associate(prpc__iopool *pool, HANDLE h);
+/* Counts one packet the pool must see before its stop is complete: call it
+ * for every overlapped operation issued (its failure posted by hand counts
+ * as the same packet). */
+void prpc__pool_expect(prpc__iopool *pool);
 /* Posts io as completed with (err, n), for operations done outside the port. */
 void prpc__pool_post_io(prpc__iopool *pool, struct wio *io, DWORD err, DWORD n);
 
