@@ -242,7 +242,8 @@ static idlc_decl *lookup(checker *ck, const char *module, const char *name, cons
         return d;
     }
     idlc_error(ck->ctx, loc, "unknown %s '%s'", what, name);
-    if (!strchr(name, '.')) {
+    /* The hint scans every declaration: only worth it while errors show. */
+    if (!strchr(name, '.') && ck->ctx->last_printed) {
         for (const idlc_file *f = ck->ctx->files; f; f = f->next) {
             for (idlc_decl *o = f->decls; o; o = o->next) {
                 if (strcmp(o->name, name) == 0 && o->qualified_name) {
