@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import msgpack
@@ -185,6 +186,30 @@ def exercise(connect, label, prefix):
         time.sleep(0.001)
     err, res = a.wait_reply(a.msgid)
     check(err is None and isinstance(res, int), "a request sent byte by byte is answered")
+
+    # Concurrent writers on separate connections (the server runs them on
+    # its pool threads): every put of one key gets its own version.
+    versions = []
+    vlock = threading.Lock()
+    errors = []
+
+    def writer(n):
+        try:
+            w = Peer(connect())
+            mine = [w.ok("kv.Store.put", prefix + "shared", b"%d" % i) for i in range(150)]
+            w.close()
+            with vlock:
+                versions.extend(mine)
+        except Exception as e:  # reported below, not lost in the thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT * 3)
+    check(not errors and sorted(versions) == list(range(1, 1201)),
+          "8 connections x 150 concurrent puts of one key got versions 1..1200 once each")
 
     # Malformed msgpack closes only that connection.
     c = Peer(connect())
