@@ -468,6 +468,22 @@ const char *prpc__plistener_path(const prpc__plistener *l)
     return l->kind == LK_PIPE ? l->path : "";
 }
 
+/* A slot whose replacement failed (out of handles, or the pipe is at
+ * Windows' limit of 255 instances) is tried again whenever an accept is
+ * requested, so the listener recovers once connections go away. */
+static void refill_locked(prpc__plistener *l)
+{
+    for (int i = 0; i < PRPC__PIPE_WAITING && !l->closed; i++) {
+        struct pinst *pi = &l->inst[i];
+        if (pi->pending || pi->ready)
+            continue;
+        if (l->kind == LK_PIPE && pi->h == INVALID_HANDLE_VALUE)
+            renew_pipe_locked(l, pi);
+        else if (l->kind == LK_TCP && pi->as == INVALID_SOCKET)
+            arm_tcp_locked(l, pi);
+    }
+}
+
 prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__accept_cb cb, void *user)
 {
     if (l == NULL || cb == NULL)
@@ -482,6 +498,7 @@ prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__accept_cb cb, void 
         l->accept_pending = true;
         l->cb = cb;
         l->user = user;
+        refill_locked(l);
         maybe_deliver_locked(l);
     }
     prpc__mutex_unlock(&l->lock);
