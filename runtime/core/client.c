@@ -325,8 +325,10 @@ static prpc_status finish_sync(prpc__pending *p, prpc_decode_fn decode, void *re
         st = prpc_dec_status(&dec);
         if (st == PRPC_OK && prpc_dec_remaining(&dec) != 0)
             st = PRPC_ERR_INCOMPATIBLE;
-        if (st != PRPC_OK)
+        if (st == PRPC_ERR_INCOMPATIBLE)
             set_last_error(st, "the reply does not match the method's result type");
+        else if (st != PRPC_OK)
+            set_last_error(st, arena == NULL ? "the result needs an arena" : prpc_strerror(st));
     }
     prpc_free(p->reply);
     p->reply = NULL;
