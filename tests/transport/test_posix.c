@@ -541,8 +541,21 @@ static void test_accept_emfile_does_not_spin(void **state)
     struct rlimit old, low;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
     low = old;
-    low.rlim_cur = (rlim_t)count_fds() + 2; /* room for two connections, then EMFILE */
+    low.rlim_cur = (rlim_t)count_fds() + 64;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    /* Use up every descriptor, then free exactly two: room for two
+     * connections, then EMFILE, however many descriptors were open. */
+    int fill[128];
+    int nfill = 0;
+    while (nfill < 128) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        fill[nfill++] = fd;
+    }
+    assert_true(nfill >= 2 && nfill < 128);
+    close(fill[--nfill]);
+    close(fill[--nfill]);
     /* The clients live in another process, so that only the server runs out. */
     char *argv[] = {(char *)ECHO_HELPER_PATH, (char *)"client", ep, (char *)"8", NULL};
     pid_t pid;
@@ -555,6 +568,8 @@ static void test_accept_emfile_does_not_spin(void **state)
     getrusage(RUSAGE_SELF, &r0);
     prpc__sleep_ms(600);
     getrusage(RUSAGE_SELF, &r1);
+    while (nfill > 0)
+        close(fill[--nfill]);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
     close(out[0]);
     assert_int_equal(sr, 0);
