@@ -20,8 +20,11 @@ static const char *out_param(gen_ctx *g, const idlc_type *t, const char *owner, 
 static const char *const_ptr(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
 {
     const char *ct = gen_ctype_of(g, t, owner);
-    if (strcmp(ct, "const char *") == 0)
-        return idlc_sprintf(g->ctx, "const char *const *%s", name);
+    size_t n = strlen(ct);
+    /* For a pointer type (a string, an optional) the pointer itself is
+     * made const: "T *const *name" accepts a "T **" without a cast. */
+    if (n > 0 && ct[n - 1] == '*')
+        return idlc_sprintf(g->ctx, "%sconst *%s", ct, name);
     return gen_decl(g, idlc_sprintf(g->ctx, "const %s *", ct), name);
 }
 

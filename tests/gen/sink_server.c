@@ -104,6 +104,20 @@ static prpc_status split(prpc_call *call, const char *text, const char **head, c
     return *head ? PRPC_OK : PRPC_ERR_NO_MEMORY;
 }
 
+static prpc_status mix(prpc_call *call, const ks_Shape *a, ks_Scalars *s, ks_Node *n,
+                       uint32_t **maybe, ks_Shape *result)
+{
+    s->i32v *= 2;
+    memset(n, 0, sizeof *n);
+    n->name = "mixed";
+    *maybe = prpc_arena_alloc(prpc_call_arena(call), sizeof **maybe, 0);
+    if (*maybe == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    **maybe = 99;
+    *result = *a;
+    return PRPC_OK;
+}
+
 /* code 0: a framework error; otherwise the IDL error with that code. */
 static prpc_status fail(prpc_call *call, uint32_t code, const char *message)
 {
@@ -223,6 +237,7 @@ const ks_Sink_ops sink_ops = {
     .echo_maybe = echo_maybe,
     .add = add,
     .split = split,
+    .mix = mix,
     .fail = fail,
     .slow = slow,
     .count = count,

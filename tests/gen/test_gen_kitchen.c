@@ -382,6 +382,23 @@ static void test_inout_and_out(void **st)
     assert_int_equal(ks_Sink_split(f->client, "hello big world", &head, &tail, f->arena), PRPC_OK);
     assert_string_equal(head, "hello");
     assert_string_equal(tail, "big world");
+
+    ks_Shape a, r;
+    memset(&a, 0, sizeof a);
+    a.tag = ks_ShapeKind_CIRCLE;
+    a.u.radius = 3;
+    ks_Scalars sc;
+    memset(&sc, 0, sizeof sc);
+    sc.i32v = 21;
+    ks_Node n;
+    uint32_t *maybe = NULL;
+    assert_int_equal(ks_Sink_mix(f->client, &a, &sc, &n, &maybe, f->arena, &r), PRPC_OK);
+    assert_int_equal(sc.i32v, 42);
+    assert_string_equal(n.name, "mixed");
+    assert_non_null(maybe);
+    assert_int_equal(*maybe, 99);
+    assert_int_equal(r.tag, ks_ShapeKind_CIRCLE);
+    assert_true(r.u.radius == 3);
 }
 
 /* ------------------------------------------------------------- errors */

@@ -799,7 +799,7 @@ void ks_Bag_decode(prpc_decoder *dec, ks_Bag *v)
 
 /* ---- ks.Sink */
 
-const prpc_method_desc ks_Sink_methods[19] = {
+const prpc_method_desc ks_Sink_methods[20] = {
     {
         .name = "echo_scalars",
         .wire_name = "ks.Sink.echo_scalars",
@@ -921,6 +921,16 @@ const prpc_method_desc ks_Sink_methods[19] = {
         .invoke = NULL,
     },
     {
+        .name = "mix",
+        .wire_name = "ks.Sink.mix",
+        .signature = "ks.Shape mix(in ks.Shape a, inout ks.Scalars s, out ks.Node n, out optional<u32> maybe)",
+        .doc = "Aggregates as inout and out parameters: doubles s.i32v, names n.",
+        .flags = 0,
+        .timeout_ms = 0,
+        .nparams = 2,
+        .invoke = NULL,
+    },
+    {
         .name = "fail",
         .wire_name = "ks.Sink.fail",
         .signature = "void fail(in u32 code, in string message) raises (ks.Error)",
@@ -1025,7 +1035,7 @@ const prpc_service_desc ks_Sink_desc = {
     .version_minor = ks_Sink_VERSION_MINOR,
     .signature_hash = ks_Sink_SIGNATURE_HASH,
     .methods = ks_Sink_methods,
-    .nmethods = 19,
+    .nmethods = 20,
     .events = ks_Sink_events,
     .nevents = 3,
 };

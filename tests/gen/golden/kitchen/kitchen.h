@@ -316,10 +316,10 @@ void ks_Bag_decode(prpc_decoder *dec, ks_Bag *v);
 #define ks_Sink_VERSION_MAJOR 2
 #define ks_Sink_VERSION_MINOR 3
 /* FNV-1a 64 of the interface's structure (docs/generated-code.md). */
-#define ks_Sink_SIGNATURE_HASH UINT64_C(0x690b3ad5eaf763d1)
-#define ks_Sink_METHOD_COUNT 19
+#define ks_Sink_SIGNATURE_HASH UINT64_C(0x452ecd98a1238583)
+#define ks_Sink_METHOD_COUNT 20
 #define ks_Sink_EVENT_COUNT 3
-extern const prpc_method_desc ks_Sink_methods[19];
+extern const prpc_method_desc ks_Sink_methods[20];
 extern const prpc_event_desc ks_Sink_events[3];
 /* The client's view: method descriptors without server glue. */
 extern const prpc_service_desc ks_Sink_desc;

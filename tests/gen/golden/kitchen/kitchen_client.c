@@ -847,6 +847,101 @@ prpc_status ks_Sink_split_async_ex(prpc_client *client, const prpc_call_options 
     return prpc_client_call_async(client, &ks_Sink_methods[11], ks_Sink_split_args_encode, &args, ks_Sink_split_done, (prpc_fn)cb, user, opts, NULL);
 }
 
+/* ---- ks.Sink.mix */
+
+typedef struct ks_Sink_mix_args {
+    const ks_Shape *a;
+    const ks_Scalars *s;
+} ks_Sink_mix_args;
+
+static void ks_Sink_mix_args_encode(prpc_encoder *enc, const void *p)
+{
+    const ks_Sink_mix_args *a = p;
+
+    ks_Shape_encode(enc, a->a);
+    ks_Scalars_encode(enc, a->s);
+}
+
+typedef struct ks_Sink_mix_outs {
+    ks_Scalars *s;
+    ks_Node *n;
+    uint32_t **maybe;
+    ks_Shape *result;
+} ks_Sink_mix_outs;
+
+static void ks_Sink_mix_result_decode(prpc_decoder *dec, void *p)
+{
+    const ks_Sink_mix_outs *o = p;
+
+    prpc_dec_array_exact(dec, 4);
+    ks_Shape_decode(dec, o->result);
+    ks_Scalars_decode(dec, o->s);
+    ks_Node_decode(dec, o->n);
+    if (prpc_dec_try_nil(dec)) {
+        (*o->maybe) = NULL;
+    } else {
+        (*o->maybe) = prpc_dec_alloc_array(dec, 1, sizeof *(*o->maybe), _Alignof(uint32_t));
+        if ((*o->maybe) != NULL) {
+            prpc_dec_u32(dec, (*o->maybe));
+        }
+    }
+}
+
+prpc_status ks_Sink_mix(prpc_client *client, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result)
+{
+    return ks_Sink_mix_ex(client, NULL, a, s, n, maybe, arena, result);
+}
+
+prpc_status ks_Sink_mix_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result)
+{
+    if (s == NULL || n == NULL || maybe == NULL || result == NULL)
+        return PRPC_ERR_INVALID_ARG;
+
+    const ks_Sink_mix_args args = {a, s};
+    ks_Sink_mix_outs outs = {s, n, maybe, result};
+
+    return prpc_client_call(client, &ks_Sink_methods[12], ks_Sink_mix_args_encode, &args, ks_Sink_mix_result_decode, &outs, arena, opts);
+}
+
+static void ks_Sink_mix_done(const prpc_async_result *r)
+{
+    ks_Sink_mix_cb cb = (ks_Sink_mix_cb)r->user_fn;
+    prpc_status status = r->status;
+    ks_Scalars s;
+    ks_Node n;
+    uint32_t *maybe = NULL;
+    ks_Shape result;
+    ks_Sink_mix_outs outs = {&s, &n, &maybe, &result};
+
+    memset(&s, 0, sizeof s);
+    memset(&n, 0, sizeof n);
+    memset(&result, 0, sizeof result);
+    if (status == PRPC_OK) {
+        ks_Sink_mix_result_decode(r->result, &outs);
+        status = prpc_dec_status(r->result);
+        if (status == PRPC_OK && prpc_dec_remaining(r->result) != 0)
+            status = PRPC_ERR_INCOMPATIBLE;
+    }
+    if (status == PRPC_OK)
+        cb(r->user, status, r->error, &s, &n, &maybe, &result);
+    else
+        cb(r->user, status, r->error, NULL, NULL, NULL, NULL);
+}
+
+prpc_status ks_Sink_mix_async(prpc_client *client, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user)
+{
+    return ks_Sink_mix_async_ex(client, NULL, a, s, cb, user);
+}
+
+prpc_status ks_Sink_mix_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user)
+{
+    const ks_Sink_mix_args args = {a, s};
+
+    if (cb == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    return prpc_client_call_async(client, &ks_Sink_methods[12], ks_Sink_mix_args_encode, &args, ks_Sink_mix_done, (prpc_fn)cb, user, opts, NULL);
+}
+
 /* ---- ks.Sink.fail */
 
 typedef struct ks_Sink_fail_args {
@@ -871,7 +966,7 @@ prpc_status ks_Sink_fail_ex(prpc_client *client, const prpc_call_options *opts, 
 {
     const ks_Sink_fail_args args = {code, message};
 
-    return prpc_client_call(client, &ks_Sink_methods[12], ks_Sink_fail_args_encode, &args, NULL, NULL, NULL, opts);
+    return prpc_client_call(client, &ks_Sink_methods[13], ks_Sink_fail_args_encode, &args, NULL, NULL, NULL, opts);
 }
 
 static void ks_Sink_fail_done(const prpc_async_result *r)
@@ -892,7 +987,7 @@ prpc_status ks_Sink_fail_async_ex(prpc_client *client, const prpc_call_options *
 
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[12], ks_Sink_fail_args_encode, &args, ks_Sink_fail_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[13], ks_Sink_fail_args_encode, &args, ks_Sink_fail_done, (prpc_fn)cb, user, opts, NULL);
 }
 
 /* ---- ks.Sink.slow */
@@ -929,7 +1024,7 @@ prpc_status ks_Sink_slow_ex(prpc_client *client, const prpc_call_options *opts, 
 
     const ks_Sink_slow_args args = {value, delay_ms};
 
-    return prpc_client_call(client, &ks_Sink_methods[13], ks_Sink_slow_args_encode, &args, ks_Sink_slow_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[14], ks_Sink_slow_args_encode, &args, ks_Sink_slow_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_slow_done(const prpc_async_result *r)
@@ -961,7 +1056,7 @@ prpc_status ks_Sink_slow_async_ex(prpc_client *client, const prpc_call_options *
 
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[13], ks_Sink_slow_args_encode, &args, ks_Sink_slow_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[14], ks_Sink_slow_args_encode, &args, ks_Sink_slow_done, (prpc_fn)cb, user, opts, NULL);
 }
 
 /* ---- ks.Sink.count */
@@ -983,7 +1078,7 @@ prpc_status ks_Sink_count_ex(prpc_client *client, const prpc_call_options *opts,
     if (result == NULL)
         return PRPC_ERR_INVALID_ARG;
 
-    return prpc_client_call(client, &ks_Sink_methods[14], NULL, NULL, ks_Sink_count_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[15], NULL, NULL, ks_Sink_count_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_count_done(const prpc_async_result *r)
@@ -1013,7 +1108,7 @@ prpc_status ks_Sink_count_async_ex(prpc_client *client, const prpc_call_options 
 {
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[14], NULL, NULL, ks_Sink_count_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[15], NULL, NULL, ks_Sink_count_done, (prpc_fn)cb, user, opts, NULL);
 }
 
 /* ---- ks.Sink.hang */
@@ -1025,7 +1120,7 @@ prpc_status ks_Sink_hang(prpc_client *client)
 
 prpc_status ks_Sink_hang_ex(prpc_client *client, const prpc_call_options *opts)
 {
-    return prpc_client_call(client, &ks_Sink_methods[15], NULL, NULL, NULL, NULL, NULL, opts);
+    return prpc_client_call(client, &ks_Sink_methods[16], NULL, NULL, NULL, NULL, NULL, opts);
 }
 
 static void ks_Sink_hang_done(const prpc_async_result *r)
@@ -1044,7 +1139,7 @@ prpc_status ks_Sink_hang_async_ex(prpc_client *client, const prpc_call_options *
 {
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[15], NULL, NULL, ks_Sink_hang_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[16], NULL, NULL, ks_Sink_hang_done, (prpc_fn)cb, user, opts, NULL);
 }
 
 /* ---- legacy_touch */
@@ -1079,7 +1174,7 @@ prpc_status ks_Sink_touch_ex(prpc_client *client, const prpc_call_options *opts,
 
     const ks_Sink_touch_args args = {key};
 
-    return prpc_client_call(client, &ks_Sink_methods[16], ks_Sink_touch_args_encode, &args, ks_Sink_touch_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[17], ks_Sink_touch_args_encode, &args, ks_Sink_touch_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_touch_done(const prpc_async_result *r)
@@ -1111,7 +1206,7 @@ prpc_status ks_Sink_touch_async_ex(prpc_client *client, const prpc_call_options 
 
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[16], ks_Sink_touch_args_encode, &args, ks_Sink_touch_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[17], ks_Sink_touch_args_encode, &args, ks_Sink_touch_done, (prpc_fn)cb, user, opts, NULL);
 }
 
 /* ---- ks.Sink.old_touch */
@@ -1136,7 +1231,7 @@ prpc_status ks_Sink_old_touch_ex(prpc_client *client, const prpc_call_options *o
 {
     const ks_Sink_old_touch_args args = {key};
 
-    return prpc_client_call(client, &ks_Sink_methods[17], ks_Sink_old_touch_args_encode, &args, NULL, NULL, NULL, opts);
+    return prpc_client_call(client, &ks_Sink_methods[18], ks_Sink_old_touch_args_encode, &args, NULL, NULL, NULL, opts);
 }
 
 static void ks_Sink_old_touch_done(const prpc_async_result *r)
@@ -1157,7 +1252,7 @@ prpc_status ks_Sink_old_touch_async_ex(prpc_client *client, const prpc_call_opti
 
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[17], ks_Sink_old_touch_args_encode, &args, ks_Sink_old_touch_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[18], ks_Sink_old_touch_args_encode, &args, ks_Sink_old_touch_done, (prpc_fn)cb, user, opts, NULL);
 }
 
 /* ---- ks.Sink.poke */
@@ -1177,7 +1272,7 @@ prpc_status ks_Sink_poke(prpc_client *client, uint32_t value)
 {
     const ks_Sink_poke_args args = {value};
 
-    return prpc_client_notify(client, &ks_Sink_methods[18], ks_Sink_poke_args_encode, &args);
+    return prpc_client_notify(client, &ks_Sink_methods[19], ks_Sink_poke_args_encode, &args);
 }
 
 /* ---- event ks.Sink.poked */

@@ -86,6 +86,13 @@ typedef void (*ks_Sink_split_cb)(void *user, prpc_status status, const prpc_remo
 prpc_status ks_Sink_split_async(prpc_client *client, const char *text, ks_Sink_split_cb cb, void *user);
 prpc_status ks_Sink_split_async_ex(prpc_client *client, const prpc_call_options *opts, const char *text, ks_Sink_split_cb cb, void *user);
 
+/** Aggregates as inout and out parameters: doubles s.i32v, names n. */
+prpc_status ks_Sink_mix(prpc_client *client, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result);
+prpc_status ks_Sink_mix_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result);
+typedef void (*ks_Sink_mix_cb)(void *user, prpc_status status, const prpc_remote_error *error, const ks_Scalars *s, const ks_Node *n, uint32_t *const *maybe, const ks_Shape *result);
+prpc_status ks_Sink_mix_async(prpc_client *client, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user);
+prpc_status ks_Sink_mix_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user);
+
 /** Fails with the given error code. */
 prpc_status ks_Sink_fail(prpc_client *client, uint32_t code, const char *message);
 prpc_status ks_Sink_fail_ex(prpc_client *client, const prpc_call_options *opts, uint32_t code, const char *message);

@@ -425,6 +425,63 @@ static prpc_status ks_Sink_split_invoke(prpc_call *call, const void *table, prpc
     return ks_Sink_split_reply(call, head, tail);
 }
 
+typedef struct ks_Sink_mix_values {
+    const ks_Shape *result;
+    const ks_Scalars *s;
+    const ks_Node *n;
+    uint32_t *const *maybe;
+} ks_Sink_mix_values;
+
+/* [result, outs...] */
+static void ks_Sink_mix_reply_encode(prpc_encoder *enc, const void *p)
+{
+    const ks_Sink_mix_values *v = p;
+
+    prpc_enc_array(enc, 4);
+    ks_Shape_encode(enc, v->result);
+    ks_Scalars_encode(enc, v->s);
+    ks_Node_encode(enc, v->n);
+    if ((*v->maybe) != NULL) {
+        prpc_enc_uint(enc, *(*v->maybe));
+    } else {
+        prpc_enc_nil(enc);
+    }
+}
+
+prpc_status ks_Sink_mix_reply(prpc_call *call, const ks_Scalars *s, const ks_Node *n, uint32_t *maybe, const ks_Shape *result)
+{
+    const ks_Sink_mix_values values = {result, s, n, &maybe};
+
+    return prpc_call_reply(call, ks_Sink_mix_reply_encode, &values);
+}
+
+static prpc_status ks_Sink_mix_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+{
+    const ks_Sink_ops *ops = table;
+    prpc_decoder *dec = params;
+    ks_Shape a;
+    ks_Scalars s;
+    ks_Node n;
+    uint32_t *maybe = NULL;
+    ks_Shape result;
+    prpc_status st;
+
+    memset(&a, 0, sizeof a);
+    memset(&s, 0, sizeof s);
+    memset(&n, 0, sizeof n);
+    memset(&result, 0, sizeof result);
+    if (ops->mix == NULL)
+        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
+    ks_Shape_decode(dec, &a);
+    ks_Scalars_decode(dec, &s);
+    if (prpc_dec_status(dec) != PRPC_OK)
+        return prpc_dec_status(dec);
+    st = ops->mix(call, &a, &s, &n, &maybe, &result);
+    if (st != PRPC_OK || prpc_call_is_deferred(call))
+        return st;
+    return ks_Sink_mix_reply(call, &s, &n, maybe, &result);
+}
+
 prpc_status ks_Sink_fail_reply(prpc_call *call)
 {
     return prpc_call_reply(call, NULL, NULL);
@@ -604,7 +661,7 @@ static prpc_status ks_Sink_poke_invoke(prpc_call *call, const void *table, prpc_
     return st; /* oneway: nothing is replied */
 }
 
-static const prpc_method_desc ks_Sink_server_methods[19] = {
+static const prpc_method_desc ks_Sink_server_methods[20] = {
     {
         .name = "echo_scalars",
         .wire_name = "ks.Sink.echo_scalars",
@@ -726,6 +783,16 @@ static const prpc_method_desc ks_Sink_server_methods[19] = {
         .invoke = ks_Sink_split_invoke,
     },
     {
+        .name = "mix",
+        .wire_name = "ks.Sink.mix",
+        .signature = "ks.Shape mix(in ks.Shape a, inout ks.Scalars s, out ks.Node n, out optional<u32> maybe)",
+        .doc = "Aggregates as inout and out parameters: doubles s.i32v, names n.",
+        .flags = 0,
+        .timeout_ms = 0,
+        .nparams = 2,
+        .invoke = ks_Sink_mix_invoke,
+    },
+    {
         .name = "fail",
         .wire_name = "ks.Sink.fail",
         .signature = "void fail(in u32 code, in string message) raises (ks.Error)",
@@ -806,7 +873,7 @@ const prpc_service_desc ks_Sink_server_desc = {
     .version_minor = ks_Sink_VERSION_MINOR,
     .signature_hash = ks_Sink_SIGNATURE_HASH,
     .methods = ks_Sink_server_methods,
-    .nmethods = 19,
+    .nmethods = 20,
     .events = ks_Sink_events,
     .nevents = 3,
 };

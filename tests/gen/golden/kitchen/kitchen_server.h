@@ -28,6 +28,8 @@ typedef struct ks_Sink_ops {
     /** Adds in place and reports the old value. */
     prpc_status (*add)(prpc_call *call, int64_t *total, int64_t delta, int64_t *before, int64_t *result);
     prpc_status (*split)(prpc_call *call, const char *text, const char **head, const char **tail);
+    /** Aggregates as inout and out parameters: doubles s.i32v, names n. */
+    prpc_status (*mix)(prpc_call *call, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, ks_Shape *result);
     /** Fails with the given error code. */
     prpc_status (*fail)(prpc_call *call, uint32_t code, const char *message);
     /** Answers later, from another thread. */
@@ -57,6 +59,7 @@ prpc_status ks_Sink_echo_f64_reply(prpc_call *call, double result);
 prpc_status ks_Sink_echo_maybe_reply(prpc_call *call, const char *result);
 prpc_status ks_Sink_add_reply(prpc_call *call, int64_t total, int64_t before, int64_t result);
 prpc_status ks_Sink_split_reply(prpc_call *call, const char *head, const char *tail);
+prpc_status ks_Sink_mix_reply(prpc_call *call, const ks_Scalars *s, const ks_Node *n, uint32_t *maybe, const ks_Shape *result);
 prpc_status ks_Sink_fail_reply(prpc_call *call);
 prpc_status ks_Sink_slow_reply(prpc_call *call, uint64_t result);
 prpc_status ks_Sink_count_reply(prpc_call *call, uint32_t result);
