@@ -47,7 +47,7 @@ static prpc__addr pipe_addr(const char *name, prpc__chan_mode mode)
 
 /* A server that echoes every received chunk back, or (sink) only counts
  * and checks the bytes of a pattern. */
-#define MAX_SERVED 80
+#define MAX_SERVED 300
 
 struct served {
     struct server *srv;
@@ -563,6 +563,125 @@ static void test_pipe_dial_nobody_listens(void **state)
     server_stop(&srv);
 }
 
+
+/* Every instance busy: the client waits with WaitNamedPipe within its
+ * deadline, and gets through once an instance is free. */
+static DWORD WINAPI add_instance_later(LPVOID p)
+{
+    const wchar_t *path = p;
+    Sleep(300);
+    HANDLE h = CreateNamedPipeW(path, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 2, 4096, 4096,
+                                0, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        return 1;
+    ConnectNamedPipe(h, NULL); /* returns once the waiting client is in */
+    Sleep(500);
+    CloseHandle(h);
+    return 0;
+}
+
+static void test_pipe_dial_waits_for_a_busy_pipe(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "busy");
+    wchar_t path[160];
+    swprintf(path, sizeof path / sizeof path[0], L"\\\\.\\pipe\\%hs", name);
+    /* A foreign server with one instance, taken by a first client. */
+    HANDLE s1 = CreateNamedPipeW(path, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 2, 4096,
+                                 4096, 0, NULL);
+    assert_true(s1 != INVALID_HANDLE_VALUE);
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_BYTE);
+    prpc__pconn *first = dial(&a);
+    /* No free instance and none coming: UNAVAILABLE at the deadline. */
+    prpc__pconn *c = NULL;
+    prpc__err err = {{0}};
+    uint64_t t0 = prpc__now_ms();
+    assert_int_equal(prpc__pconn_dial(NULL, &a, t0 + 300, &c, &err), PRPC_ERR_UNAVAILABLE);
+    assert_true(prpc__now_ms() - t0 >= 250);
+    assert_non_null(strstr(err.msg, "free instance"));
+    /* An instance appears while the client waits: it gets through. */
+    HANDLE th = CreateThread(NULL, 0, add_instance_later, path, 0, NULL);
+    t0 = prpc__now_ms();
+    assert_int_equal(prpc__pconn_dial(NULL, &a, t0 + 5000, &c, &err), PRPC_OK);
+    assert_true(prpc__now_ms() - t0 >= 250);
+    assert_int_equal(WaitForSingleObject(th, 5000), WAIT_OBJECT_0);
+    CloseHandle(th);
+    prpc__pconn_destroy(c);
+    prpc__pconn_destroy(first);
+    CloseHandle(s1);
+}
+
+/* Windows allows 255 instances of a name. At the limit the next client
+ * waits and fails at its deadline; once a client leaves, the listener
+ * refills its waiting instances and serves again. */
+#define MAX_INSTANCES 255
+
+static bool under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+#define WAITING 4
+
+static void test_pipe_instance_limit(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "limit255");
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_MESSAGE);
+    struct server srv;
+    server_start(&srv, &a, false);
+    srv.no_read = true;
+    enum { N = MAX_INSTANCES - WAITING + WAITING };
+    prpc__pconn **cs = calloc(N + 1, sizeof *cs);
+    int n = 0;
+    prpc__err err = {{0}};
+    /* Every instance the name can have, connected. */
+    while (n < N) {
+        prpc_status st = prpc__pconn_dial(NULL, &a, DEADLINE(2000), &cs[n], &err);
+        if (st != PRPC_OK)
+            break;
+        n++;
+    }
+    print_message("%d clients connected at once\n", n);
+    assert_int_equal(n, MAX_INSTANCES);
+    /* One past the limit. */
+    prpc__pconn *extra = NULL;
+    if (under_wine()) {
+        /* Wine 8.0 stores PIPE_UNLIMITED_INSTANCES as ~0 and enforces no
+         * limit: the extra client gets in; the refill below then has
+         * nothing to recover from. */
+        assert_int_equal(prpc__pconn_dial(NULL, &a, DEADLINE(2000), &extra, &err), PRPC_OK);
+        prpc__pconn_destroy(extra);
+        for (int i = 0; i < n; i++)
+            prpc__pconn_destroy(cs[i]);
+        free(cs);
+        server_stop(&srv);
+        return;
+    }
+    assert_int_equal(prpc__pconn_dial(NULL, &a, DEADLINE(300), &extra, &err), PRPC_ERR_UNAVAILABLE);
+    /* One leaves; its server side goes too; a new client gets in. */
+    prpc__mutex_lock(&srv.lock);
+    while (srv.nconns < n)
+        assert_int_equal(prpc__cond_wait_until(&srv.cv, &srv.lock, DEADLINE(10000)), PRPC_OK);
+    prpc__mutex_unlock(&srv.lock);
+    prpc__pconn_destroy(cs[0]);
+    cs[0] = NULL;
+    prpc__pconn_destroy(srv.conns[0]->c);
+    srv.conns[0]->c = NULL;
+    /* The listener refills its empty instance slots (every 100 ms). */
+    prpc_status st = prpc__pconn_dial(NULL, &a, DEADLINE(5000), &extra, &err);
+    if (st != PRPC_OK)
+        print_error("after a client left: %s\n", err.msg);
+    assert_int_equal(st, PRPC_OK);
+    prpc__pconn_destroy(extra);
+    for (int i = 1; i < n; i++)
+        prpc__pconn_destroy(cs[i]);
+    free(cs);
+    server_stop(&srv);
+}
+
 static void test_unix_endpoint_not_supported(void **state)
 {
     (void)state;
@@ -1006,6 +1125,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipe_security_descriptor_and_flags),
         cmocka_unit_test(test_pipe_peer_identity),
         cmocka_unit_test(test_pipe_dial_nobody_listens),
+        cmocka_unit_test(test_pipe_dial_waits_for_a_busy_pipe),
+        cmocka_unit_test(test_pipe_instance_limit),
         cmocka_unit_test(test_unix_endpoint_not_supported),
         cmocka_unit_test(test_close_completes_pending_receive),
         cmocka_unit_test(test_close_wakes_recv_sync),

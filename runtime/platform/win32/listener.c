@@ -13,6 +13,8 @@
 
 static void on_inst(struct wio *io, DWORD err, DWORD n);
 static void maybe_deliver_locked(prpc__plistener *l);
+static void arm_refill_locked(prpc__plistener *l);
+static void refill_fn(void *arg);
 
 static void unbusy_unlock(prpc__plistener *l)
 {
@@ -76,10 +78,15 @@ static void renew_pipe_locked(prpc__plistener *l, struct pinst *pi)
     HANDLE h;
     DWORD werr = 0;
     pi->h = INVALID_HANDLE_VALUE;
-    if (new_pipe_instance(l, false, &h, &werr) != PRPC_OK)
-        return; /* out of resources: this slot stays empty; the others serve */
+    if (new_pipe_instance(l, false, &h, &werr) != PRPC_OK) {
+        /* Out of resources, or the name is at its 255 instances: the slot
+         * stays empty for now and is retried. */
+        arm_refill_locked(l);
+        return;
+    }
     if (prpc__pool_associate(l->pool, h) != PRPC_OK) {
         CloseHandle(h);
+        arm_refill_locked(l);
         return;
     }
     pi->h = h;
@@ -92,8 +99,10 @@ static void arm_tcp_locked(prpc__plistener *l, struct pinst *pi)
 {
     pi->as = WSASocketW(l->family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
                         WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-    if (pi->as == INVALID_SOCKET)
+    if (pi->as == INVALID_SOCKET) {
+        arm_refill_locked(l);
         return;
+    }
     memset(&pi->io.ov, 0, sizeof pi->io.ov);
     LPFN_ACCEPTEX acceptex = l->acceptex;
     DWORD n = 0;
@@ -433,6 +442,7 @@ prpc_status prpc__plistener_open(prpc__iopool *pool, const prpc__addr *addr,
     l->addr = *addr;
     l->ls = INVALID_SOCKET;
     l->kind = addr->kind == PRPC__ADDR_PIPE ? LK_PIPE : LK_TCP;
+    prpc__timer_init(&l->refill, pool, refill_fn, l);
     for (int i = 0; i < PRPC__PIPE_WAITING; i++) {
         l->inst[i].h = INVALID_HANDLE_VALUE;
         l->inst[i].as = INVALID_SOCKET;
@@ -469,8 +479,11 @@ const char *prpc__plistener_path(const prpc__plistener *l)
 }
 
 /* A slot whose replacement failed (out of handles, or the pipe is at
- * Windows' limit of 255 instances) is tried again whenever an accept is
- * requested, so the listener recovers once connections go away. */
+ * Windows' limit of 255 instances) is tried again every 100 ms and whenever
+ * an accept is requested, so the listener recovers once connections go
+ * away. */
+#define REFILL_MS 100
+
 static void refill_locked(prpc__plistener *l)
 {
     for (int i = 0; i < PRPC__PIPE_WAITING && !l->closed; i++) {
@@ -482,6 +495,23 @@ static void refill_locked(prpc__plistener *l)
         else if (l->kind == LK_TCP && pi->as == INVALID_SOCKET)
             arm_tcp_locked(l, pi);
     }
+}
+
+static void refill_fn(void *arg)
+{
+    prpc__plistener *l = arg;
+    prpc__mutex_lock(&l->lock);
+    l->refill_armed = false;
+    refill_locked(l); /* arms the timer again if a slot is still empty */
+    prpc__mutex_unlock(&l->lock);
+}
+
+static void arm_refill_locked(prpc__plistener *l)
+{
+    if (l->refill_armed || l->closed)
+        return;
+    l->refill_armed = true;
+    prpc__timer_schedule(&l->refill, prpc__now_ms() + REFILL_MS);
 }
 
 prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__accept_cb cb, void *user)
@@ -550,7 +580,11 @@ void prpc__plistener_stop(prpc__plistener *l)
     if (l == NULL)
         return;
     prpc__plistener_close(l);
+    /* close() keeps the timer from being armed again; this waits for a
+     * refill that is running. */
+    prpc__timer_cancel(&l->refill);
     prpc__mutex_lock(&l->lock);
+    l->refill_armed = false;
     while (l->busy > 0)
         prpc__cond_wait(&l->idle, &l->lock);
     prpc__mutex_unlock(&l->lock);

@@ -107,6 +107,8 @@ struct prpc__plistener {
     void *user;
     prpc__task deliver;
     bool deliver_posted;
+    prpc__timer refill;  /* retries instance slots left empty */
+    bool refill_armed;
     struct pinst inst[PRPC__PIPE_WAITING];
 };
 
