@@ -224,12 +224,28 @@ static void ka_fire(void *arg)
 
 /* ---------------------------------------------------- interface check */
 
+static prpc_status check_in(const prpc_any *desc, const prpc_service_desc *want,
+                            prpc_arena *scratch, char *why, size_t why_size);
+
 /* Finds service `want` in an rpc.describe answer and compares its hash. */
 static prpc_status check_one(const prpc_any *desc, const prpc_service_desc *want, char *why,
                              size_t why_size)
 {
+    /* Strings are copied out as they are decoded; a scratch arena holds
+     * them. */
+    prpc_arena *scratch = prpc_arena_create(0);
+    if (scratch == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    prpc_status st = check_in(desc, want, scratch, why, why_size);
+    prpc_arena_destroy(scratch);
+    return st;
+}
+
+static prpc_status check_in(const prpc_any *desc, const prpc_service_desc *want,
+                            prpc_arena *scratch, char *why, size_t why_size)
+{
     prpc_decoder dec;
-    prpc_dec_init(&dec, desc->data, desc->len, NULL);
+    prpc_dec_init(&dec, desc->data, desc->len, scratch);
     uint32_t nsvc = 0;
     prpc_dec_array(&dec, &nsvc);
     for (uint32_t i = 0; i < nsvc && prpc_dec_status(&dec) == PRPC_OK; i++) {
