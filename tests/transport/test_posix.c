@@ -804,6 +804,43 @@ static void test_tcp_port_in_use(void **state)
     echo_stop(&a);
 }
 
+static void test_thousand_connections(void **state)
+{
+    (void)state;
+    /* 1000 connections open at once on one pipe: name, each echoing its own
+     * message: nothing lost, duplicated or crossed; nothing leaked. */
+    enum { N = 1000 };
+    int before = count_fds();
+    char name[64], ep[128];
+    unique_name(name, sizeof name, "many");
+    snprintf(ep, sizeof ep, "pipe:%s", name);
+    echo_server s;
+    prpc__err err = {{0}};
+    assert_int_equal(echo_start(&s, ep, NULL, &err), PRPC_OK);
+    prpc__tconn **cs = calloc(N, sizeof *cs);
+    for (int i = 0; i < N; i++)
+        cs[i] = dial(ep);
+    for (int i = 0; i < N; i++) {
+        uint8_t *m = make_msg(20 + (size_t)(i % 100), (unsigned)i);
+        assert_int_equal(prpc__tconn_send(cs[i], m, 20 + (size_t)(i % 100)), PRPC_OK);
+        free(m);
+    }
+    for (int i = 0; i < N; i++) {
+        const uint8_t *r;
+        size_t rlen;
+        assert_int_equal(prpc__tconn_recv_sync(cs[i], prpc__now_ms() + WAIT_MS, &r, &rlen), PRPC_OK);
+        assert_int_equal(rlen, 20 + (size_t)(i % 100));
+        assert_true(check_msg(r, rlen, (unsigned)i));
+    }
+    assert_int_equal(prpc__tlistener_active(s.listener), N);
+    for (int i = 0; i < N; i++)
+        prpc__tconn_destroy(cs[i]);
+    free(cs);
+    assert_int_equal(echo_wait_ended(&s, N, WAIT_MS), N);
+    echo_stop(&s);
+    assert_int_equal(count_fds(), before);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_xdg, teardown_xdg)
 
 int main(void)
@@ -831,6 +868,7 @@ int main(void)
         T(test_send_queue_partial_writes_and_limit),
         T(test_dial_full_backlog_keeps_deadline),
         T(test_tcp_port_in_use),
+        T(test_thousand_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
