@@ -995,6 +995,48 @@ static void on_spawn_recv(void *user, prpc_status st, size_t n)
         prpc__pconn_recv(rx->c, rx->buf + rx->got, rx->cap - rx->got, on_spawn_recv, rx);
 }
 
+
+static void test_pipe_attach_after_dial(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "attach");
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_MESSAGE);
+    struct server srv;
+    server_start(&srv, &a, false);
+    prpc__pconn *c = dial(&a);
+    /* Blocking use first, then the pool takes over. */
+    uint8_t buf[64];
+    size_t n = 0;
+    assert_int_equal(prpc__pconn_send(c, "sync", 4), PRPC_OK);
+    assert_int_equal(prpc__pconn_recv_sync(c, buf, sizeof buf, DEADLINE(5000), &n), PRPC_OK);
+    assert_int_equal(n, 4);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(1, &pool), PRPC_OK);
+    assert_int_equal(prpc__pconn_attach(c, pool), PRPC_OK);
+    assert_int_equal(prpc__pconn_attach(c, pool), PRPC_ERR_BUSY);
+    struct spawn_rx rx;
+    memset(&rx, 0, sizeof rx);
+    prpc__mutex_init(&rx.lock);
+    prpc__cond_init(&rx.cv);
+    rx.cap = 5;
+    rx.buf = malloc(rx.cap);
+    rx.c = c;
+    assert_int_equal(prpc__pconn_recv(c, rx.buf, rx.cap, on_spawn_recv, &rx), PRPC_OK);
+    assert_int_equal(prpc__pconn_send(c, "async", 5), PRPC_OK);
+    prpc__mutex_lock(&rx.lock);
+    while (rx.got < rx.cap && !rx.ended)
+        assert_int_equal(prpc__cond_wait_until(&rx.cv, &rx.lock, DEADLINE(5000)), PRPC_OK);
+    prpc__mutex_unlock(&rx.lock);
+    assert_memory_equal(rx.buf, "async", 5);
+    prpc__pconn_destroy(c);
+    free(rx.buf);
+    prpc__iopool_close(pool);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    server_stop(&srv);
+}
+
 static void test_spawn_child_echo_over_stdio(void **state)
 {
     (void)state;
@@ -1146,6 +1188,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_send_queue_limit),
         cmocka_unit_test(test_client_killed_mid_message),
         cmocka_unit_test(test_tcp_echo_loopback),
+        cmocka_unit_test(test_pipe_attach_after_dial),
         cmocka_unit_test(test_spawn_child_echo_over_stdio),
         cmocka_unit_test(test_stdio_close_interrupts_blocking_read),
         cmocka_unit_test(test_spawn_missing_program),
