@@ -68,7 +68,7 @@ static uint8_t *make_bin(size_t n, uint8_t seed, size_t *total)
     return p;
 }
 
-static void run_echo(const char *listen_ep, bool tcp)
+static void run_echo(const char *listen_ep, const char *tcp_host)
 {
     struct echo_srv s;
     memset(&s, 0, sizeof s);
@@ -83,8 +83,8 @@ static void run_echo(const char *listen_ep, bool tcp)
     assert_int_equal(st, PRPC_OK);
     assert_int_equal(prpc__tlistener_start(s.l, on_accept, &s), PRPC_OK);
     char ep[256];
-    if (tcp)
-        snprintf(ep, sizeof ep, "tcp:127.0.0.1:%u", (unsigned)prpc__tlistener_port(s.l));
+    if (tcp_host != NULL)
+        snprintf(ep, sizeof ep, "tcp:%s:%u", tcp_host, (unsigned)prpc__tlistener_port(s.l));
     else
         snprintf(ep, sizeof ep, "%s", listen_ep);
 
@@ -168,7 +168,7 @@ static void test_transport_pipe_message(void **state)
     (void)state;
     char ep[128];
     snprintf(ep, sizeof ep, "pipe:prpc-w32t-%lu-msg", (unsigned long)GetCurrentProcessId());
-    run_echo(ep, false);
+    run_echo(ep, NULL);
 }
 
 static void test_transport_pipe_byte(void **state)
@@ -176,13 +176,19 @@ static void test_transport_pipe_byte(void **state)
     (void)state;
     char ep[128];
     snprintf(ep, sizeof ep, "pipe:prpc-w32t-%lu-byte?mode=byte", (unsigned long)GetCurrentProcessId());
-    run_echo(ep, false);
+    run_echo(ep, NULL);
 }
 
 static void test_transport_tcp(void **state)
 {
     (void)state;
-    run_echo("tcp:127.0.0.1:0", true);
+    run_echo("tcp:127.0.0.1:0", "127.0.0.1");
+}
+
+static void test_transport_tcp6(void **state)
+{
+    (void)state;
+    run_echo("tcp:[::1]:0", "[::1]");
 }
 
 static void test_transport_second_server_refused(void **state)
@@ -212,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_transport_pipe_message),
         cmocka_unit_test(test_transport_pipe_byte),
         cmocka_unit_test(test_transport_tcp),
+        cmocka_unit_test(test_transport_tcp6),
         cmocka_unit_test(test_transport_second_server_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
