@@ -1037,6 +1037,59 @@ static void test_pipe_attach_after_dial(void **state)
     server_stop(&srv);
 }
 
+
+/* recv_sync and blocking-free sends on a connection bound to the completion
+ * port: the synchronous reads must not also post packets to the port (the
+ * event handle's low bit), or a pool thread would take a stack OVERLAPPED
+ * for one of its own. */
+static void test_recv_sync_on_pooled_connection(void **state)
+{
+    (void)state;
+    char name[96];
+    unique_name(name, sizeof name, "pooledsync");
+    prpc__addr a = pipe_addr(name, PRPC__CHAN_MESSAGE);
+    struct server srv;
+    server_start(&srv, &a, false);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(2, &pool), PRPC_OK);
+    prpc__pconn *c = NULL;
+    assert_int_equal(prpc__pconn_dial(pool, &a, DEADLINE(5000), &c, NULL), PRPC_OK);
+    uint8_t buf[64];
+    for (int i = 0; i < 200; i++) {
+        size_t n = 0;
+        assert_int_equal(prpc__pconn_send(c, &i, sizeof i), PRPC_OK);
+        assert_int_equal(prpc__pconn_recv_sync(c, buf, sizeof buf, DEADLINE(5000), &n), PRPC_OK);
+        assert_int_equal(n, sizeof i);
+        assert_memory_equal(buf, &i, sizeof i);
+    }
+    /* Timeouts cancel the read without leaving a packet behind either. */
+    for (int i = 0; i < 20; i++) {
+        size_t n = 0;
+        assert_int_equal(prpc__pconn_recv_sync(c, buf, sizeof buf, DEADLINE(5), &n), PRPC_ERR_TIMEOUT);
+    }
+    /* Then the pool still works for this connection. */
+    struct spawn_rx rx;
+    memset(&rx, 0, sizeof rx);
+    prpc__mutex_init(&rx.lock);
+    prpc__cond_init(&rx.cv);
+    rx.cap = 3;
+    rx.buf = malloc(rx.cap);
+    rx.c = c;
+    assert_int_equal(prpc__pconn_recv(c, rx.buf, rx.cap, on_spawn_recv, &rx), PRPC_OK);
+    assert_int_equal(prpc__pconn_send(c, "end", 3), PRPC_OK);
+    prpc__mutex_lock(&rx.lock);
+    while (rx.got < rx.cap && !rx.ended)
+        assert_int_equal(prpc__cond_wait_until(&rx.cv, &rx.lock, DEADLINE(5000)), PRPC_OK);
+    prpc__mutex_unlock(&rx.lock);
+    assert_memory_equal(rx.buf, "end", 3);
+    prpc__pconn_destroy(c);
+    free(rx.buf);
+    prpc__iopool_close(pool);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    server_stop(&srv);
+}
+
 static void test_spawn_child_echo_over_stdio(void **state)
 {
     (void)state;
@@ -1189,6 +1242,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_client_killed_mid_message),
         cmocka_unit_test(test_tcp_echo_loopback),
         cmocka_unit_test(test_pipe_attach_after_dial),
+        cmocka_unit_test(test_recv_sync_on_pooled_connection),
         cmocka_unit_test(test_spawn_child_echo_over_stdio),
         cmocka_unit_test(test_stdio_close_interrupts_blocking_read),
         cmocka_unit_test(test_spawn_missing_program),
