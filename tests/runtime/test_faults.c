@@ -1,0 +1,511 @@
+/* Limits at the limit and one past, and faults, against real server
+ * processes: message size, nesting depth, calls in flight, connections,
+ * handshake and idle timeouts; a half message that stalls; clients killed
+ * with SIGKILL mid-call while a canary keeps calling; a graceful stop with
+ * calls in flight; 1,000 concurrent connections. Past a limit the peer gets
+ * an error reply or a clean close and the server keeps serving the others. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rt_proc.h"
+#include "rt_service.h"
+
+static pid_t g_server;
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (g_server > 0) {
+        kill(g_server, SIGKILL);
+        rt_wait(g_server, 5000);
+    }
+    g_server = 0;
+    return 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts rt_server on a unique unix: path with opts; returns the path. */
+static void start_server(const char *const *opts, const char *tag, char *ep, size_t size)
+{
+    char want[256];
+    rt_endpoint(want, sizeof want, "unix:/tmp/", tag);
+    g_server = rt_server_start(opts, want, ep, size);
+    assert_true(g_server > 0);
+}
+
+static void stop_server(void)
+{
+    pid_t p = g_server;
+    g_server = 0;
+    assert_int_equal(rt_server_stop(p, 15000), 0);
+}
+
+static prpc_client *connect_ok(const char *ep, uint32_t keepalive_ms)
+{
+    prpc_client_options o;
+    memset(&o, 0, sizeof o);
+    o.connect_timeout_ms = 5000;
+    o.limits.max_message_size = 1u << 20;
+    o.keepalive_ms = keepalive_ms;
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_connect(ep, &o, &c), PRPC_OK);
+    return c;
+}
+
+static int raw_connect(const char *ep)
+{
+    const char *path = ep + strlen("unix:");
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return -1;
+    return fd;
+}
+
+/* Waits for the server to close fd; returns how long it took (ms), or
+ * UINT64_MAX if it stayed open for limit_ms. */
+static uint64_t wait_closed(int fd, unsigned limit_ms)
+{
+    uint64_t t0 = now_ms();
+    struct pollfd pf = {fd, POLLIN, 0};
+    while (now_ms() - t0 < limit_ms) {
+        if (poll(&pf, 1, 50) > 0) {
+            char b[64];
+            ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
+            if (r <= 0)
+                return now_ms() - t0;
+        }
+    }
+    return UINT64_MAX;
+}
+
+/* ------------------------------------------------------------ limits */
+
+static void test_limit_message_size(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"--max-msg", "65536", NULL};
+    char ep[512];
+    start_server(opts, "msgsize", ep, sizeof ep);
+    /* The request's overhead around the payload, for msgid 2 (the connect
+     * ping takes msgid 1). */
+    uint8_t *buf = calloc(1, 65536);
+    assert_non_null(buf);
+    prpc_encoder enc;
+    prpc_enc_init(&enc, 0);
+    prpc_enc_request(&enc, 2, "rt.Echo.echo", 12, 1);
+    prpc_enc_bin(&enc, buf, 60000);
+    size_t overhead = enc.len - 60000;
+    prpc_enc_free(&enc);
+    size_t at = 65536 - overhead;
+
+    prpc_client *c = connect_ok(ep, 0);
+    prpc_arena *arena = prpc_arena_create(0);
+    prpc_bytes out;
+    assert_int_equal(rt_echo(c, buf, at, arena, &out), PRPC_OK);
+    assert_int_equal(out.len, at);
+    prpc_client_destroy(c);
+
+    c = connect_ok(ep, 0);
+    prpc_status st = rt_echo(c, buf, at + 1, arena, &out);
+    assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_TOO_LARGE);
+    prpc_client_destroy(c);
+    /* The server still serves the others. */
+    c = connect_ok(ep, 0);
+    int64_t sum;
+    assert_int_equal(rt_add(c, 1, 1, &sum), PRPC_OK);
+    prpc_client_destroy(c);
+    prpc_arena_destroy(arena);
+    free(buf);
+    stop_server();
+}
+
+static void test_limit_depth(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"--depth", "8", NULL};
+    char ep[512];
+    start_server(opts, "depth", ep, sizeof ep);
+    /* The message is level 1, params level 2: a value of 6 nested arrays
+     * reaches depth 8, the limit. */
+    prpc_client *c = connect_ok(ep, 0);
+    assert_int_equal(rt_nest(c, 6), PRPC_OK);
+    prpc_status st = rt_nest(c, 7);
+    assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_TOO_DEEP);
+    prpc_client_destroy(c);
+    c = connect_ok(ep, 0);
+    assert_int_equal(rt_nest(c, 6), PRPC_OK);
+    prpc_client_destroy(c);
+    stop_server();
+}
+
+static atomic_int g_hold_ok, g_hold_busy, g_hold_other;
+
+static void hold_done(const prpc_async_result *r)
+{
+    if (r->status == PRPC_OK)
+        atomic_fetch_add(&g_hold_ok, 1);
+    else if (r->status == PRPC_ERR_BUSY)
+        atomic_fetch_add(&g_hold_busy, 1);
+    else
+        atomic_fetch_add(&g_hold_other, 1);
+}
+
+static void test_limit_inflight(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"--max-inflight", "4", NULL};
+    char ep[512];
+    start_server(opts, "inflight", ep, sizeof ep);
+    prpc_client *a = connect_ok(ep, 0);
+    prpc_client *b = connect_ok(ep, 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(rt_hold_async(a, hold_done, NULL), PRPC_OK);
+    /* The four are deferred and in flight: the fifth is one past. */
+    prpc_client_ping(a, 5000);
+    assert_int_equal(rt_hold_async(a, hold_done, NULL), PRPC_OK);
+    for (int i = 0; i < 500 && atomic_load(&g_hold_busy) == 0; i++)
+        sleep_ms(5);
+    assert_int_equal(atomic_load(&g_hold_busy), 1);
+    assert_int_equal(atomic_load(&g_hold_ok), 0);
+    uint32_t n = 0;
+    assert_int_equal(rt_release(b, &n), PRPC_OK);
+    assert_int_equal(n, 4);
+    for (int i = 0; i < 500 && atomic_load(&g_hold_ok) < 4; i++)
+        sleep_ms(5);
+    assert_int_equal(atomic_load(&g_hold_ok), 4);
+    assert_int_equal(atomic_load(&g_hold_other), 0);
+    prpc_client_destroy(a);
+    prpc_client_destroy(b);
+    stop_server();
+}
+
+static void test_limit_connections(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"--max-conn", "3", NULL};
+    char ep[512];
+    start_server(opts, "conns", ep, sizeof ep);
+    prpc_client *c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = connect_ok(ep, 0);
+    prpc_client_options o;
+    memset(&o, 0, sizeof o);
+    prpc_client *extra = NULL;
+    prpc_status st = prpc_client_connect(ep, &o, &extra);
+    assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE);
+    assert_null(extra);
+    /* The three keep working. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(prpc_client_ping(c[i], 5000), PRPC_OK);
+    /* One leaves: a new one gets in (once the server has seen it go). */
+    prpc_client_destroy(c[2]);
+    st = PRPC_ERR_CLOSED;
+    for (int i = 0; i < 100 && st != PRPC_OK; i++) {
+        st = prpc_client_connect(ep, &o, &extra);
+        if (st != PRPC_OK)
+            sleep_ms(20);
+    }
+    assert_int_equal(st, PRPC_OK);
+    prpc_client_destroy(extra);
+    prpc_client_destroy(c[0]);
+    prpc_client_destroy(c[1]);
+    stop_server();
+}
+
+static void test_limit_handshake_and_half_message(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"--handshake", "300", NULL};
+    char ep[512];
+    start_server(opts, "handshake", ep, sizeof ep);
+    prpc_client *canary = connect_ok(ep, 0);
+
+    /* Silent: dropped after the handshake timeout. */
+    int silent = raw_connect(ep);
+    assert_true(silent >= 0);
+    /* Half a request (an array of 4 announced, two elements sent): the
+     * message never completes, so the handshake never happens. */
+    int half = raw_connect(ep);
+    assert_true(half >= 0);
+    const uint8_t part[] = {0x94, 0x00, 0x01};
+    assert_int_equal(send(half, part, sizeof part, MSG_NOSIGNAL), (ssize_t)sizeof part);
+    /* Within the limit: a whole ping after 150 ms is served. */
+    int timely = raw_connect(ep);
+    sleep_ms(150);
+    const uint8_t ping[] = {0x94, 0x00, 0x07, 0xa8, 'r', 'p', 'c', '.', 'p', 'i', 'n', 'g', 0x90};
+    assert_int_equal(send(timely, ping, sizeof ping, MSG_NOSIGNAL), (ssize_t)sizeof ping);
+    uint8_t reply[64];
+    ssize_t r = recv(timely, reply, sizeof reply, 0);
+    assert_true(r == 4 && reply[0] == 0x94 && reply[1] == 0x01 && reply[2] == 0x07);
+
+    int64_t sum;
+    assert_int_equal(rt_add(canary, 2, 3, &sum), PRPC_OK);
+    uint64_t t_silent = wait_closed(silent, 3000);
+    uint64_t t_half = wait_closed(half, 3000);
+    assert_true(t_silent != UINT64_MAX && t_half != UINT64_MAX);
+    /* The served one stays (no idle timeout here). */
+    assert_int_equal(wait_closed(timely, 400), UINT64_MAX);
+    assert_int_equal(rt_add(canary, 2, 3, &sum), PRPC_OK);
+    assert_int_equal(sum, 5);
+    close(silent);
+    close(half);
+    close(timely);
+    prpc_client_destroy(canary);
+    stop_server();
+}
+
+static void test_limit_idle(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"--idle", "400", NULL};
+    char ep[512];
+    start_server(opts, "idle", ep, sizeof ep);
+    prpc_client *quiet = connect_ok(ep, PRPC_TIMEOUT_INFINITE);
+    prpc_client *alive = connect_ok(ep, 100); /* keepalive pings every 100 ms */
+    int64_t sum;
+    assert_int_equal(rt_add(quiet, 1, 2, &sum), PRPC_OK);
+    sleep_ms(250); /* under the limit */
+    assert_int_equal(rt_add(quiet, 1, 2, &sum), PRPC_OK);
+    sleep_ms(1000); /* past it */
+    prpc_status st = rt_add(quiet, 1, 2, &sum);
+    assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE);
+    assert_int_equal(rt_add(alive, 1, 2, &sum), PRPC_OK);
+    prpc_client_destroy(quiet);
+    prpc_client_destroy(alive);
+    stop_server();
+}
+
+/* ------------------------------------------------------------- faults */
+
+typedef struct canary {
+    prpc_client *client;
+    atomic_bool stop;
+    atomic_long calls;
+    atomic_long errors;
+} canary;
+
+static void *canary_main(void *arg)
+{
+    canary *k = arg;
+    while (!atomic_load(&k->stop)) {
+        int64_t sum = 0;
+        long i = atomic_load(&k->calls);
+        if (rt_add(k->client, i, 1, &sum) != PRPC_OK || sum != i + 1)
+            atomic_fetch_add(&k->errors, 1);
+        atomic_fetch_add(&k->calls, 1);
+    }
+    return NULL;
+}
+
+static void test_fault_killed_clients(void **state)
+{
+    (void)state;
+    long total = 500;
+    const char *env = getenv("RT_KILLED_CLIENTS");
+    if (env != NULL)
+        total = atol(env);
+    char ep[512];
+    start_server(NULL, "kill", ep, sizeof ep);
+    canary k = {.client = connect_ok(ep, 0)};
+    uint64_t base[3], after[3];
+    assert_int_equal(rt_stats(k.client, base), PRPC_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, canary_main, &k), 0);
+
+    srand((unsigned)getpid());
+    const long batch = 25;
+    uint64_t t0 = now_ms();
+    for (long done = 0; done < total && now_ms() - t0 < 45000; done += batch) {
+        pid_t pids[25];
+        const char *args[] = {"loop", ep, NULL};
+        for (long i = 0; i < batch; i++)
+            pids[i] = rt_client_start(args);
+        /* Kill each at a random point: before connecting, while connecting,
+         * or between and inside calls. */
+        for (long i = 0; i < batch; i++) {
+            sleep_ms((unsigned)(rand() % 3));
+            if (pids[i] > 0)
+                kill(pids[i], SIGKILL);
+        }
+        for (long i = 0; i < batch; i++)
+            if (pids[i] > 0)
+                rt_wait(pids[i], 5000);
+    }
+    atomic_store(&k.stop, true);
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&k.errors), 0);
+    assert_true(atomic_load(&k.calls) > 0);
+    /* Every connection of a killed client is gone: descriptors and memory
+     * back to the baseline (the canary's own connection included). */
+    bool back = false;
+    for (int i = 0; i < 200 && !back; i++) {
+        assert_int_equal(rt_stats(k.client, after), PRPC_OK);
+        back = after[0] == base[0] && after[1] == base[1] && after[2] == base[2];
+        if (!back)
+            sleep_ms(25);
+    }
+    if (!back)
+        fprintf(stderr, "baseline allocs %llu bytes %llu fds %llu; after %llu %llu %llu\n",
+                (unsigned long long)base[0], (unsigned long long)base[1],
+                (unsigned long long)base[2], (unsigned long long)after[0],
+                (unsigned long long)after[1], (unsigned long long)after[2]);
+    assert_true(back);
+    prpc_client_destroy(k.client);
+    stop_server();
+}
+
+static void test_fault_thousand_connections(void **state)
+{
+    (void)state;
+    char ep[512];
+    start_server(NULL, "thousand", ep, sizeof ep);
+    pid_t pids[10];
+    for (int i = 0; i < 10; i++) {
+        const char *args[] = {"many", ep, "100", "5", NULL};
+        pids[i] = rt_client_start(args);
+        assert_true(pids[i] > 0);
+    }
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rt_wait(pids[i], 90000), 0);
+    prpc_client *c = connect_ok(ep, 0);
+    uint64_t s[3];
+    assert_int_equal(rt_stats(c, s), PRPC_OK);
+    prpc_client_destroy(c);
+    stop_server();
+}
+
+/* A server in this process, stopped while calls are in flight. */
+typedef struct sleeper {
+    prpc_client *client;
+    uint32_t ms;
+    prpc_status st;
+    uint64_t took;
+} sleeper;
+
+static void *sleeper_main(void *arg)
+{
+    sleeper *s = arg;
+    uint64_t t0 = now_ms();
+    uint32_t out;
+    s->st = rt_sleep(s->client, s->ms, 20000, &out);
+    s->took = now_ms() - t0;
+    return NULL;
+}
+
+static void test_fault_stop_with_calls_in_flight(void **state)
+{
+    (void)state;
+    prpc_server *server;
+    assert_int_equal(prpc_server_create(NULL, &server), PRPC_OK);
+    assert_int_equal(rt_register(server), PRPC_OK);
+    char ep[256];
+    rt_endpoint(ep, sizeof ep, "pipe:", "stopinflight");
+    assert_int_equal(prpc_server_listen(server, ep), PRPC_OK);
+    assert_int_equal(prpc_server_start(server), PRPC_OK);
+
+    prpc_client *c1 = connect_ok(ep, 0);
+    prpc_client *c2 = connect_ok(ep, 0);
+    prpc_client *c3 = connect_ok(ep, 0);
+    sleeper quick = {c1, 200, 0, 0}, slow = {c2, 8000, 0, 0};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, sleeper_main, &quick);
+    pthread_create(&t2, NULL, sleeper_main, &slow);
+    sleep_ms(50);
+    uint64_t t0 = now_ms();
+    assert_int_equal(prpc_server_stop(server, 600), PRPC_OK);
+    uint64_t stop_took = now_ms() - t0;
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    /* The quick call finished within the drain; the slow one was cut off
+     * at its end and failed clearly, long before its own deadline. */
+    assert_int_equal(quick.st, PRPC_OK);
+    assert_true(slow.st == PRPC_ERR_CLOSED || slow.st == PRPC_ERR_CANCELLED ||
+                slow.st == PRPC_ERR_UNAVAILABLE);
+    assert_true(slow.took < 4000);
+    assert_true(stop_took >= 550 && stop_took < 4000);
+    /* After the stop nothing answers. */
+    int64_t sum;
+    prpc_status st = rt_add(c3, 1, 1, &sum);
+    assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE);
+    prpc_client_destroy(c1);
+    prpc_client_destroy(c2);
+    prpc_client_destroy(c3);
+    prpc_server_destroy(server);
+}
+
+static void test_fault_listen_errors(void **state)
+{
+    (void)state;
+    prpc_server *a, *b;
+    assert_int_equal(prpc_server_create(NULL, &a), PRPC_OK);
+    assert_int_equal(prpc_server_create(NULL, &b), PRPC_OK);
+    char ep[256];
+    rt_endpoint(ep, sizeof ep, "pipe:", "inuse");
+    assert_int_equal(prpc_server_listen(a, ep), PRPC_OK);
+    /* A live server owns the name: the second refuses, with a reason. */
+    assert_int_equal(prpc_server_listen(b, ep), PRPC_ERR_ADDR_IN_USE);
+    assert_true(strlen(prpc_server_error(b)) > 0);
+    assert_int_not_equal(prpc_server_listen(b, "nonsense:x"), PRPC_OK);
+    assert_int_not_equal(prpc_server_listen(b, "pipe://host/name"), PRPC_OK);
+    assert_true(strstr(prpc_server_error(b), "pipe://host/name") != NULL);
+    assert_int_equal(prpc_server_listen(b, "tcp:127.0.0.1:0"), PRPC_OK);
+    char bound[128];
+    assert_int_equal(prpc_server_endpoint(b, 0, bound, sizeof bound), PRPC_OK);
+    assert_true(strncmp(bound, "tcp:127.0.0.1:", 14) == 0 && strcmp(bound, "tcp:127.0.0.1:0") != 0);
+    assert_int_equal(prpc_server_endpoint(b, 1, bound, sizeof bound), PRPC_ERR_INVALID_ARG);
+    assert_int_equal(prpc_server_stop(a, 0), PRPC_OK);
+    assert_int_equal(prpc_server_stop(b, 0), PRPC_OK);
+    prpc_server_destroy(a);
+    prpc_server_destroy(b);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_DFL); /* the library must never raise it */
+    rt_raise_nofile(4096);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_limit_message_size, teardown),
+        cmocka_unit_test_teardown(test_limit_depth, teardown),
+        cmocka_unit_test_teardown(test_limit_inflight, teardown),
+        cmocka_unit_test_teardown(test_limit_connections, teardown),
+        cmocka_unit_test_teardown(test_limit_handshake_and_half_message, teardown),
+        cmocka_unit_test_teardown(test_limit_idle, teardown),
+        cmocka_unit_test_teardown(test_fault_stop_with_calls_in_flight, teardown),
+        cmocka_unit_test_teardown(test_fault_listen_errors, teardown),
+        cmocka_unit_test_teardown(test_fault_thousand_connections, teardown),
+        cmocka_unit_test_teardown(test_fault_killed_clients, teardown),
+    };
+    return cmocka_run_group_tests_name("runtime_faults", tests, NULL, NULL);
+}
