@@ -198,12 +198,7 @@ static void ka_fire(void *arg)
         prpc__tconn_close(l->tc);
         return;
     }
-    uint64_t next;
-    if (l->ping_out) {
-        next = l->ping_sent + l->ka_timeout_ms;
-        if (last >= l->ping_sent) /* traffic arrived: the peer lives */
-            next = now + l->ka_ms;
-    } else if (now - last >= l->ka_ms) {
+    if (!l->ping_out && now - last >= l->ka_ms) {
         l->ping_out = true;
         l->ping_sent = now;
         prpc__mutex_unlock(&l->mu);
@@ -214,10 +209,13 @@ static void ka_fire(void *arg)
         prpc__mutex_lock(&l->mu);
         if (st != PRPC_OK)
             l->ping_out = false;
-        next = now + l->ka_timeout_ms;
-    } else {
-        next = last + l->ka_ms;
     }
+    /* Wake when the next ping is due, or when an unanswered one expires. */
+    uint64_t next = last + l->ka_ms;
+    if (next <= now)
+        next = now + l->ka_ms;
+    if (l->ping_out && l->ping_sent + l->ka_timeout_ms < next)
+        next = l->ping_sent + l->ka_timeout_ms;
     prpc__timer_schedule(&l->ka_timer, next);
     prpc__mutex_unlock(&l->mu);
 }
