@@ -13,7 +13,8 @@ calc=pipe:prpc-test-prpc-calc-$$
 fails=0
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    # Whatever is still running (the foreign server, a failed test's servers).
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -126,6 +127,36 @@ expect 0 "" --timeout 300 watch "$kv"
 expect 1 "" --timeout 300 watch "$kv" kv.Store.watch "[\"$(printf 'p%.0s' $(seq 257))\"]"
 expect 3 "" --timeout 300 watch "pipe:prpc-test-prpc-nobody-$$"
 
+echo "== --any-peer: a msgpack-rpc server that is not piperpc (no rpc.ping)"
+"$python" -c '
+import socket, sys, threading, msgpack
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+print(l.getsockname()[1], flush=True)
+def serve(c):
+    u = msgpack.Unpacker(raw=False)
+    while True:
+        d = c.recv(65536)
+        if not d:
+            return
+        u.feed(d)
+        for m in u:
+            if m[0] == 0 and m[2] == "sum":
+                c.sendall(msgpack.packb([1, m[1], None, sum(m[3])]))
+            elif m[0] == 0:
+                c.sendall(msgpack.packb([1, m[1], "no such method", None]))
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' >"$tmp/foreign.port" 2>"$tmp/foreign.err" </dev/null &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$tmp/foreign.port" ] && break; sleep 0.05; done
+foreign=tcp:127.0.0.1:$(cat "$tmp/foreign.port")
+expect 3 "" call "$foreign" sum '[1, 2, 3]'
+expect 0 6 --any-peer call "$foreign" sum '[1, 2, 3]'
+expect 1 "" --any-peer call "$foreign" product '[1, 2, 3]'
+grep -q "no such method" "$tmp/err" && ok "the foreign error object (a string) is shown" || bad "stderr: $(cat "$tmp/err")"
+expect 0 6 --any-peer call "$kv" kv.Store.count
+
 echo "== a server that goes away"
 "$prpc" --timeout 20000 watch "$kv" >/dev/null 2>&1 &
 wpid=$!
@@ -137,7 +168,6 @@ wait "$wpid"; rc=$?
 kill -TERM "${pids[1]}"
 wait "${pids[1]}" 2>/dev/null; rc=$?
 [ "$rc" -eq 0 ] && ok "calc_server stops cleanly" || bad "calc_server status $rc"
-pids=()
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all checks passed"
