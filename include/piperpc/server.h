@@ -78,8 +78,8 @@ typedef struct prpc_server_options {
 } prpc_server_options;
 
 typedef struct prpc_server_stats {
-    uint64_t requests;        /* requests and notifications dispatched */
-    uint64_t errors;          /* error replies sent */
+    uint64_t requests;        /* requests and notifications received (not protocol errors) */
+    uint64_t errors;          /* of those, the ones that ended in an error */
     uint64_t protocol_errors; /* messages that closed their connection */
     uint32_t connections;     /* open now */
 } prpc_server_stats;

@@ -187,12 +187,13 @@ bool prpc__server_route(prpc_server *server, const char *name, size_t len, prpc_
 void prpc__server_count(prpc_server *server, bool error, bool protocol_error)
 {
     prpc__mutex_lock(&server->mu);
-    if (protocol_error)
+    if (protocol_error) {
         server->stats.protocol_errors++;
-    else if (error)
-        server->stats.errors++;
-    else
+    } else {
         server->stats.requests++;
+        if (error)
+            server->stats.errors++;
+    }
     prpc__mutex_unlock(&server->mu);
 }
 
