@@ -88,8 +88,10 @@ typedef struct prpc_client_stats {
 
 /* Creates a client connected in process to `server`: requests go straight to
  * the server's dispatcher and replies (deferred ones too, from whatever thread
- * answers them) straight back. The server must outlive the client. opts may
- * be NULL. */
+ * answers them) straight back. If the server is destroyed first, pending and
+ * later calls fail with PRPC_ERR_CLOSED (the client must still be destroyed).
+ * Fails with PRPC_ERR_BUSY past the server's max_connections. opts may be
+ * NULL. */
 PRPC_API prpc_status prpc_client_create_inproc(prpc_server *server, const prpc_client_options *opts,
                                                prpc_client **out);
 

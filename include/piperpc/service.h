@@ -23,7 +23,9 @@ PRPC_BEGIN_DECLS
 
 /* Generated code records the runtime version it was generated for and fails
  * to compile against any other major.minor: the descriptors and glue below
- * may change between minor versions while piperpc is 0.x. */
+ * may change between minor versions while piperpc is 0.x. Generated headers
+ * spell the test out (#if PRPC_VERSION_MAJOR != 0 || ...) so the #error can
+ * name both versions; this macro is the same test for hand-written code. */
 #define PRPC_GENERATED_VERSION_CHECK(major, minor) \
     ((major) == PRPC_VERSION_MAJOR && (minor) == PRPC_VERSION_MINOR)
 
