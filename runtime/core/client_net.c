@@ -5,8 +5,10 @@
  * The client object (client.c) is transport-agnostic; this file gives it a
  * link (core/client_link.h) over a framed transport connection. Received
  * messages are handed to prpc__client_deliver by one receive loop on the
- * link's own one-thread I/O pool, or, in embed mode, by prpc_client_process
- * in the application's thread (no thread at all). The same pool runs the
+ * receiving thread blocked in the socket's receive call (a spawned child's
+ * pipes: the link's own one-thread I/O pool), or, in embed mode, by
+ * prpc_client_process in the application's thread (no thread at all). The
+ * link's one-thread pool runs the
  * keepalive timer: after keepalive_ms without a message from the server a
  * ping goes out, and if nothing at all arrives within keepalive_timeout_ms
  * the peer is declared gone and every pending call fails. */
@@ -30,6 +32,8 @@ typedef struct net_link {
     prpc__tconn *tc;
     prpc_client *client;
     bool embed;
+    bool rx_thread;              /* a dedicated thread receives (sockets) */
+    prpc__thread rx;
     prpc__mutex mu;
     prpc__cond cv;
     bool receiving;              /* (mu) the receive loop runs */
@@ -117,6 +121,8 @@ static void link_close(void *arg)
     while (l->receiving)
         prpc__cond_wait(&l->cv, &l->mu);
     prpc__mutex_unlock(&l->mu);
+    if (l->rx_thread)
+        prpc__thread_join(&l->rx);
     prpc__tconn_destroy(l->tc);
     if (l->pool != NULL) {
         prpc__iopool_close(l->pool);
@@ -156,6 +162,32 @@ static void on_msg(void *user, prpc__tconn *tc, prpc_status st, const uint8_t *m
     }
     /* The server closed, broke the protocol or vanished. */
     link_lost(l, st == PRPC_ERR_TIMEOUT ? PRPC_ERR_UNAVAILABLE : PRPC_ERR_CLOSED);
+    prpc__mutex_lock(&l->mu);
+    l->receiving = false;
+    prpc__cond_broadcast(&l->cv);
+    prpc__mutex_unlock(&l->mu);
+}
+
+/* The receive loop of a socket client: one thread blocked in the receive
+ * system call, so a reply costs that call and the waiter's wake-up, with no
+ * readiness round trip through epoll. Closing shuts the socket down, which
+ * ends the blocked receive. */
+static void rx_main(void *arg)
+{
+    net_link *l = arg;
+    prpc_status st;
+    for (;;) {
+        const uint8_t *msg;
+        size_t len;
+        st = prpc__tconn_recv_sync(l->tc, UINT64_MAX, &msg, &len);
+        if (st == PRPC_ERR_TIMEOUT)
+            continue;
+        if (st != PRPC_OK)
+            break;
+        atomic_store_explicit(&l->last_rx, prpc__now_ms(), memory_order_relaxed);
+        prpc__client_deliver(l->client, msg, len);
+    }
+    link_lost(l, PRPC_ERR_CLOSED);
     prpc__mutex_lock(&l->mu);
     l->receiving = false;
     prpc__cond_broadcast(&l->cv);
@@ -358,7 +390,15 @@ static prpc_status open_client(const char *endpoint, const char *const *argv,
     atomic_init(&l->last_rx, prpc__now_ms());
     if (!l->embed) {
         l->receiving = true;
-        st = prpc__tconn_recv(l->tc, on_msg, l);
+        if (argv == NULL) {
+            /* Sockets: a blocked receive wakes when closed (see rx_main). */
+            st = prpc__thread_start(&l->rx, rx_main, l);
+            l->rx_thread = st == PRPC_OK;
+        } else {
+            /* A spawned child's pipes: the pool receives, since a blocked
+             * read on a pipe would not wake when the link closes. */
+            st = prpc__tconn_recv(l->tc, on_msg, l);
+        }
         if (st != PRPC_OK) {
             l->receiving = false;
             prpc_client_destroy(l->client); /* closes and frees the link */

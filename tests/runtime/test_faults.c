@@ -353,12 +353,17 @@ static void test_fault_killed_clients(void **state)
         const char *args[] = {"loop", ep, NULL};
         for (long i = 0; i < batch; i++)
             pids[i] = rt_client_start(args);
-        /* Kill each at a random point: before connecting, while connecting,
-         * or between and inside calls. */
-        for (long i = 0; i < batch; i++) {
-            sleep_ms((unsigned)(rand() % 3));
-            if (pids[i] > 0)
-                kill(pids[i], SIGKILL);
+        /* Kill each at a random point within 60 ms of its start: before
+         * connecting, while connecting, or between and inside calls (a
+         * client makes a call every few tens of microseconds). */
+        unsigned at[25];
+        for (long i = 0; i < batch; i++)
+            at[i] = (unsigned)(rand() % 60);
+        for (unsigned ms = 0; ms <= 60; ms++) {
+            for (long i = 0; i < batch; i++)
+                if (at[i] == ms && pids[i] > 0)
+                    kill(pids[i], SIGKILL);
+            sleep_ms(1);
         }
         for (long i = 0; i < batch; i++)
             if (pids[i] > 0)
