@@ -73,7 +73,9 @@ int main(int argc, char **argv)
 out:
     if (server != NULL && rc != 0)
         prpc_server_stop(server, 0); /* idempotent; needed once anything listened */
-    prpc_server_destroy(server);
+    /* After the stop no handler runs: the store (and the connections its
+     * watches still hold) goes before the server. */
     kv_store_destroy(store);
+    prpc_server_destroy(server);
     return rc;
 }
