@@ -397,8 +397,9 @@ static void test_conn_connection_limit(void **state)
     echo_one(c[1], 30, 5);
     prpc__tconn_destroy(c[0]);
     assert_int_equal(echo_wait_ended(&ss.srv, 1, WAIT_MS), 1);
-    for (int i = 0; i < 200 && prpc__tlistener_active(ss.srv.listener) != 2; i++)
+    for (int i = 0; i < 2000 && prpc__tlistener_active(ss.srv.listener) != 2; i++)
         prpc__sleep_ms(5);
+    assert_int_equal(prpc__tlistener_active(ss.srv.listener), 2);
     c[0] = session_dial(&ss, NULL, 0);
     echo_one(c[0], 30, 6);
     for (int i = 0; i < 3; i++)
@@ -441,14 +442,14 @@ static void test_conn_idle_timeout_half_message(void **state)
     NEED_SERVER();
     prpc__listen_opts o;
     memset(&o, 0, sizeof o);
-    o.idle_timeout_ms = 200;
+    o.idle_timeout_ms = 300;
     session ss;
     if (!session_start(&ss, state, &o))
         skip();
     prpc__tconn *c = session_dial(&ss, NULL, 0);
-    for (int i = 0; i < 4; i++) {
-        echo_one(c, 10, (unsigned)i); /* activity keeps it open past 200 ms */
-        prpc__sleep_ms(100);
+    for (int i = 0; i < 6; i++) {
+        echo_one(c, 10, (unsigned)i); /* activity keeps it open past 300 ms */
+        prpc__sleep_ms(70);
     }
     uint8_t *m = make_msg(1000, 9);
     assert_int_equal(prpc__tconn_send(c, m, 500), PRPC_OK); /* half, then stall */
