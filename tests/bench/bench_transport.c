@@ -9,7 +9,9 @@
  * (piperpc still uses pipe:, message mode). Not a pass/fail
  * test; run `strace -f -c bench_transport 20000 prpc` to count system calls
  * per call. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,7 @@
 /* Test helpers: an in-process echo server, message builders, fd counting. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "echo.h"
 
 #include <dirent.h>

@@ -5,7 +5,9 @@
  *   echo_helper client ENDPOINT N      open N connections, print "x", then echo
  *                                      once on each; exit 0 if all answered
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,9 @@
  * message size limit at and one past it, a peer closing mid-message, the
  * connection limit, handshake and idle timeouts, an asynchronous client and
  * descriptor leaks. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

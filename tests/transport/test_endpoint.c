@@ -1,6 +1,8 @@
 /* Endpoint strings: every form DESIGN.md lists, and the errors for every
  * malformed or unsupported one. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

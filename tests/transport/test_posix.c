@@ -1,7 +1,9 @@
 /* POSIX-specific transport tests: the private runtime directory, stale and
  * live socket files, the access policy, real server processes, SIGPIPE,
  * running out of descriptors on accept, and the pool's timers and tasks. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
