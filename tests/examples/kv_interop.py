@@ -226,6 +226,26 @@ def exercise(connect, label, prefix):
     b.close()
 
 
+def watch_limit(connect):
+    """The store holds at most 4096 watches; those of closed connections are
+    released (within 100 ms) and count no more."""
+    print("== watch limit")
+    time.sleep(0.3)  # watches of the connections closed above are released
+    a = Peer(connect())
+    ids = [a.request("kv.Store.watch", ["lim/%d" % i]) for i in range(4096)]
+    good = sum(1 for i in ids if a.wait_reply(i) == (None, True))
+    check(good == 4096, "4096 watches are accepted")
+    err, _ = a.call("kv.Store.watch", "lim/one-more")
+    check(isinstance(err, list) and err[0] == 2, "the 4097th raises TOO_LARGE (2)")
+    check(a.ok("kv.Store.watch", "lim/7") is True, "watching a prefix again is no new watch")
+    a.close()
+    time.sleep(0.3)
+    b = Peer(connect())
+    check(b.ok("kv.Store.watch", "lim/again") is True,
+          "after that connection closed its watches were released")
+    b.close()
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -256,6 +276,8 @@ def main():
 
         exercise(unix_connect, "unix byte mode: " + sock_path, "u/")
         exercise(tcp_connect, "tcp: %s:%s" % (host, port), "t/")
+
+        watch_limit(unix_connect)
 
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=TIMEOUT)
