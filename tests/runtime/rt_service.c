@@ -212,9 +212,11 @@ const prpc_method_desc rt_methods[RT_NMETHODS] = {
     {"pid", "rt.Echo.pid", "u32 pid()", NULL, 0, 0, 0, inv_pid},
 };
 
+const prpc_event_desc rt_tick_event = {"tick", "rt.Echo.tick", "event tick(u32 n)", NULL, 1};
+
 const prpc_service_desc rt_service = {
     "rt", "Echo", "rt.Echo", NULL, 1, 0, 0x72744563686f3031ull, rt_methods, RT_NMETHODS,
-    NULL, 0};
+    &rt_tick_event, 1};
 
 static const int rt_ops_token = 1;
 

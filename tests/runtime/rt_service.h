@@ -11,6 +11,7 @@
  *     void nest(any value);
  *     u64[] stats();              // [live allocations, live bytes, open fds]
  *     u32 pid();
+ *     event tick(u32 n);
  *   }
  *
  * The descriptors serve both sides; the invoke glue is server-side only. */
@@ -36,6 +37,7 @@ enum {
 
 extern const prpc_method_desc rt_methods[RT_NMETHODS];
 extern const prpc_service_desc rt_service;
+extern const prpc_event_desc rt_tick_event;
 
 /* Registers rt.Echo on a server. */
 prpc_status rt_register(prpc_server *server);

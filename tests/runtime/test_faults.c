@@ -525,6 +525,80 @@ static void test_fault_keepalive_detects_stopped_server(void **state)
     stop_server();
 }
 
+/* ------------------------------------------- events and the peer policy */
+
+static atomic_int g_ticks, g_tick_sum;
+
+static void on_tick(const prpc_event_delivery *d)
+{
+    uint32_t n = 0;
+    prpc_dec_u32(d->params, &n);
+    if (prpc_dec_status(d->params) == PRPC_OK) {
+        atomic_fetch_add(&g_ticks, 1);
+        atomic_fetch_add(&g_tick_sum, (int)n);
+    }
+}
+
+static void enc_tick(prpc_encoder *e, const void *v)
+{
+    prpc_enc_uint(e, *(const uint32_t *)v);
+}
+
+static atomic_int g_policy_calls;
+static atomic_bool g_policy_admit;
+
+static bool policy(void *user, const prpc_peer *peer)
+{
+    (void)user;
+    atomic_fetch_add(&g_policy_calls, 1);
+    /* The credentials come from SO_PEERCRED: this very process. */
+    return atomic_load(&g_policy_admit) && peer->has_ids && peer->uid == (uint32_t)getuid() &&
+           peer->pid == (uint32_t)getpid();
+}
+
+static void test_server_events_and_policy(void **state)
+{
+    (void)state;
+    prpc_server_options so;
+    memset(&so, 0, sizeof so);
+    so.peer_policy = policy;
+    prpc_server *server;
+    assert_int_equal(prpc_server_create(&so, &server), PRPC_OK);
+    assert_int_equal(rt_register(server), PRPC_OK);
+    char ep[256];
+    rt_endpoint(ep, sizeof ep, "pipe:", "events");
+    assert_int_equal(prpc_server_listen(server, ep), PRPC_OK);
+    assert_int_equal(prpc_server_start(server), PRPC_OK);
+
+    /* Refused at accept, before a byte is read: connect fails. */
+    atomic_store(&g_policy_admit, false);
+    prpc_client_options o;
+    memset(&o, 0, sizeof o);
+    prpc_client *c = NULL;
+    prpc_status st = prpc_client_connect(ep, &o, &c);
+    assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE);
+    assert_int_equal(atomic_load(&g_policy_calls), 1);
+
+    atomic_store(&g_policy_admit, true);
+    prpc_client *a = connect_ok(ep, 0);
+    prpc_client *b = connect_ok(ep, 0);
+    assert_int_equal(prpc_client_on_event(a, &rt_tick_event, on_tick, NULL, NULL), PRPC_OK);
+    assert_int_equal(prpc_client_ping(a, 5000), PRPC_OK); /* the subscription has landed */
+    size_t sent = 0;
+    uint32_t n = 7;
+    assert_int_equal(prpc_server_broadcast(server, &rt_tick_event, enc_tick, &n, &sent),
+                     PRPC_OK);
+    assert_int_equal(sent, 1); /* only a subscribed */
+    for (int i = 0; i < 400 && atomic_load(&g_ticks) < 1; i++)
+        sleep_ms(5);
+    assert_int_equal(atomic_load(&g_ticks), 1);
+    assert_int_equal(atomic_load(&g_tick_sum), 7);
+    prpc_client_destroy(a);
+    prpc_client_destroy(b);
+    assert_int_equal(prpc_server_stop(server, 1000), PRPC_OK);
+    prpc_server_destroy(server);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_DFL); /* the library must never raise it */
@@ -539,6 +613,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fault_keepalive_detects_stopped_server, teardown),
         cmocka_unit_test_teardown(test_fault_stop_with_calls_in_flight, teardown),
         cmocka_unit_test_teardown(test_fault_listen_errors, teardown),
+        cmocka_unit_test_teardown(test_server_events_and_policy, teardown),
         cmocka_unit_test_teardown(test_fault_thousand_connections, teardown),
         cmocka_unit_test_teardown(test_fault_killed_clients, teardown),
     };
