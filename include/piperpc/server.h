@@ -140,7 +140,8 @@ PRPC_API prpc_status prpc_server_start(prpc_server *server);
 /* Starts serving (unless prpc_server_start already did, so a program can
  * announce readiness in between) and blocks the calling thread until
  * prpc_server_stop or prpc_server_stop_async; after stop_async it performs
- * the graceful stop (with opts.drain_timeout_ms) itself before returning. */
+ * the graceful stop (with opts.drain_timeout_ms) itself before returning.
+ * A server on "stdio:" also stops this way when its one peer has gone. */
 PRPC_API prpc_status prpc_server_run(prpc_server *server);
 
 /* Graceful stop: stops accepting, answers new requests with

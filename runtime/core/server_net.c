@@ -39,6 +39,7 @@ typedef struct net_listener {
     prpc__tlistener *tl;
     char endpoint[PRPC__PATH_MAX + 32]; /* as given */
     char bound[PRPC__PATH_MAX + 32];    /* as it can be dialled */
+    bool stdio;                         /* serves this process's stdin/stdout */
 } net_listener;
 
 typedef struct net_state {
@@ -62,6 +63,7 @@ typedef struct net_state {
  * through. Freed by the connection's release op. */
 typedef struct net_conn {
     net_state *ns;
+    net_listener *nl;
     prpc__tconn *tc;
     prpc_conn *conn;
 } net_conn;
@@ -267,6 +269,10 @@ static void on_msg(void *user, prpc__tconn *tc, prpc_status st, const uint8_t *m
          * server list's reference, and ours goes with it. The last release
          * (possibly after deferred calls finish) destroys the channel. */
         prpc_conn *conn = nc->conn;
+        /* A stdio: server has served its one peer: prpc_server_run
+         * returns (and drains what is still running). */
+        if (nc->nl->stdio)
+            prpc_server_stop_async(nc->ns->server);
         prpc__conn_close(conn, false);
         prpc_conn_release(conn);
     }
@@ -282,6 +288,7 @@ static void on_accept(void *user, prpc__tconn *tc)
         return;
     }
     nc->ns = ns;
+    nc->nl = nl;
     nc->tc = tc;
     prpc__peer pp;
     prpc__tconn_peer(tc, &pp);
@@ -393,6 +400,10 @@ prpc_status prpc_server_listen(prpc_server *server, const char *endpoint)
         return st;
     }
     nl->ns = ns;
+    prpc__addr addr;
+    const prpc__transport *tp;
+    nl->stdio = prpc__endpoint_parse(endpoint, &addr, &tp, NULL) == PRPC_OK &&
+                addr.kind == PRPC__ADDR_STDIO;
     snprintf(nl->endpoint, sizeof nl->endpoint, "%s", endpoint);
     bound_name(endpoint, nl->tl, nl->bound, sizeof nl->bound);
     ns->nlisteners++;
