@@ -29,7 +29,7 @@ typedef struct event_handler {
 
 struct prpc_client {
     prpc__mutex mu;
-    prpc__cond drained;          /* users dropped to 0 */
+    prpc__cond drained;          /* users or cancel_sends dropped to 0 */
     const prpc__link_ops *ops;
     void *link;
     prpc_limits limits;
@@ -44,6 +44,7 @@ struct prpc_client {
     prpc__pending_table table;   /* (mu) */
     uint64_t next_id;            /* (mu) */
     unsigned users;              /* (mu) threads inside a call function */
+    unsigned cancel_sends;       /* (mu) rpc.cancel notices being sent after a timeout */
     event_handler *handlers;     /* (mu) */
     uint32_t nhandlers;
     prpc_client_stats stats;     /* (mu) */
@@ -335,6 +336,8 @@ static prpc_status finish_sync(prpc__pending *p, prpc_decode_fn decode, void *re
     return st;
 }
 
+static void notify_timeout(prpc_client *c, uint32_t msgid);
+
 prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method,
                              prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
                              void *result, prpc_arena *arena, const prpc_call_options *opts)
@@ -370,6 +373,7 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
         p.done = true;
         p.status = st;
     }
+    bool timed_out = false;
     while (!p.done) {
         if (prpc__cond_wait_until(&cond, &client->mu, p.deadline_ms) == PRPC_ERR_TIMEOUT &&
             !p.done) {
@@ -377,8 +381,13 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
             p.done = true;
             p.status = PRPC_ERR_TIMEOUT;
             client->stats.timeouts++;
+            timed_out = true;
         }
     }
+    prpc__mutex_unlock(&client->mu);
+    if (timed_out)
+        notify_timeout(client, p.msgid);
+    prpc__mutex_lock(&client->mu);
     end_use(client);
     prpc__mutex_unlock(&client->mu);
     prpc__cond_destroy(&cond);
@@ -401,7 +410,9 @@ static void timer_main(void *arg)
             while (expired != NULL) {
                 prpc__pending *p = expired;
                 expired = p->next;
+                uint32_t msgid = p->msgid;
                 complete_async(p, PRPC_ERR_TIMEOUT, NULL);
+                notify_timeout(c, msgid);
             }
             prpc__mutex_lock(&c->mu);
             continue;
@@ -498,6 +509,29 @@ static void encode_u32(prpc_encoder *enc, const void *v)
 
 static const prpc_method_desc cancel_method = {
     "cancel", "rpc.cancel", "oneway void cancel(u32 msgid)", NULL, PRPC_METHOD_ONEWAY, 0, 1, NULL};
+
+/* A call whose deadline passed is cancelled at the server too, as a gRPC
+ * deadline is: the handler sees prpc_call_cancelled and can stop early
+ * instead of working for a caller that has gone. Best effort, like
+ * prpc_client_cancel. destroy waits for these sends before closing the link,
+ * because the timed-out caller (or the timer thread) is no longer a pending
+ * call that destroy would otherwise account for. */
+static void notify_timeout(prpc_client *c, uint32_t msgid)
+{
+    prpc__mutex_lock(&c->mu);
+    bool open = !c->closed;
+    if (open)
+        c->cancel_sends++;
+    prpc__mutex_unlock(&c->mu);
+    if (!open)
+        return;
+    (void)send_message(c, false, 0, cancel_method.wire_name, cancel_method.nparams, encode_u32,
+                       &msgid);
+    prpc__mutex_lock(&c->mu);
+    if (--c->cancel_sends == 0)
+        prpc__cond_broadcast(&c->drained);
+    prpc__mutex_unlock(&c->mu);
+}
 
 prpc_status prpc_client_cancel(prpc_client *client, prpc_call_id id)
 {
@@ -693,6 +727,8 @@ void prpc_client_destroy(prpc_client *client)
     client->timer_stop = true;
     prpc__cond_signal(&client->timer_cond);
     bool timer = client->timer_running;
+    while (client->cancel_sends > 0)
+        prpc__cond_wait(&client->drained, &client->mu);
     prpc__mutex_unlock(&client->mu);
 
     fail_list(client, list, PRPC_ERR_CLOSED);

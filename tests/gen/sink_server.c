@@ -276,6 +276,21 @@ void sink_wait_hung(sink_state *s, unsigned n)
     prpc__mutex_unlock(&s->mu);
 }
 
+unsigned sink_wait_hung_cancelled(sink_state *s, unsigned n)
+{
+    uint64_t deadline = prpc__now_ms() + 5000;
+    for (;;) {
+        unsigned cancelled = 0;
+        prpc__mutex_lock(&s->mu);
+        for (unsigned i = 0; i < s->nhung; i++)
+            cancelled += prpc_call_cancelled(s->hung[i]) ? 1u : 0u;
+        prpc__mutex_unlock(&s->mu);
+        if (cancelled >= n || prpc__now_ms() >= deadline)
+            return cancelled;
+        prpc__sleep_ms(1);
+    }
+}
+
 unsigned sink_release_hung(sink_state *s)
 {
     prpc__mutex_lock(&s->mu);

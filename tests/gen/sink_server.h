@@ -36,6 +36,9 @@ void sink_stop(sink_state *s);
 void sink_wait_hung(sink_state *s, unsigned n);
 /* Answers every hung call; returns how many replies failed with CLOSED. */
 unsigned sink_release_hung(sink_state *s);
+/* Waits up to 5 s until n of the calls hanging now see prpc_call_cancelled;
+ * returns how many do. */
+unsigned sink_wait_hung_cancelled(sink_state *s, unsigned n);
 
 extern const ks_Sink_ops sink_ops;
 extern const ks_Calc_ops calc_ops;

@@ -211,9 +211,12 @@ static void test_sync_timeout_then_late_reply(void **st)
     took = prpc__now_ms() - t0;
     assert_true(took >= 40 && took < 140);
 
+    /* The client told the server that both callers gave up. */
+    sink_wait_hung(&s, 2);
+    assert_int_equal(sink_wait_hung_cancelled(&s, 2), 2);
+
     /* The handler answers after the deadline: the reply is dropped and
      * counted, nothing leaks. */
-    sink_wait_hung(&s, 2);
     assert_int_equal(sink_release_hung(&s), 0);
     prpc_client_stats cs;
     prpc_client_get_stats(c, &cs);
@@ -261,6 +264,8 @@ static void test_async_timeout(void **st)
     counter_wait(&k, 2);
     took = prpc__now_ms() - t0;
     assert_true(took >= 150);
+    /* Expired asynchronous calls are cancelled at the server too. */
+    assert_int_equal(sink_wait_hung_cancelled(&s, 2), 2);
     assert_int_equal(sink_release_hung(&s), 0);
     prpc_client_destroy(c);
     sink_stop(&s);
