@@ -203,9 +203,9 @@ PRPC_API prpc_status prpc_client_spawn(const char *const *argv, const prpc_clien
  * waiting (an fd on POSIX); -1 for other clients. */
 PRPC_API intptr_t prpc_client_fd(prpc_client *client);
 
-/* Embed mode: receives and delivers every message that has arrived, without
- * blocking (replies complete their calls, events run their handlers in this
- * thread). PRPC_ERR_CLOSED once the server is gone. In embed mode the loop's
+/* Embed mode: receives and delivers every message that has arrived
+ * (replies complete their calls, events run their handlers in this thread);
+ * when nothing more is there it returns after waiting at most about 1 ms. PRPC_ERR_CLOSED once the server is gone. In embed mode the loop's
  * thread makes asynchronous calls; synchronous calls need another thread
  * to drive the loop. */
 PRPC_API prpc_status prpc_client_process(prpc_client *client);

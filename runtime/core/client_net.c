@@ -474,7 +474,7 @@ prpc_status prpc_client_spawn(const char *const *argv, const prpc_client_options
 intptr_t prpc_client_fd(prpc_client *client)
 {
     net_link *l = client ? find_link(client) : NULL;
-    return l ? prpc__tconn_pollable(l->tc) : -1;
+    return l != NULL && l->embed ? prpc__tconn_pollable(l->tc) : -1;
 }
 
 prpc_status prpc_client_process(prpc_client *client)
@@ -485,7 +485,8 @@ prpc_status prpc_client_process(prpc_client *client)
     for (;;) {
         const uint8_t *msg;
         size_t len;
-        /* A deadline already past makes it one non-blocking attempt. */
+        /* A deadline already past makes it one attempt; the platform's
+         * receive timeout rounds it up to 1 ms when nothing is there. */
         prpc_status st = prpc__tconn_recv_sync(l->tc, 0, &msg, &len);
         if (st == PRPC_ERR_TIMEOUT)
             return PRPC_OK;
