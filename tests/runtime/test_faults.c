@@ -432,6 +432,33 @@ static void *sleeper_main(void *arg)
     return NULL;
 }
 
+/* A slow handler holds only its own connection: another connection's calls
+ * go on meanwhile. */
+static void test_slow_handler_blocks_no_one_else(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"--threads", "2", NULL};
+    char ep[512];
+    start_server(opts, "slow", ep, sizeof ep);
+    prpc_client *slow_c = connect_ok(ep, 0);
+    prpc_client *fast_c = connect_ok(ep, 0);
+    sleeper slow = {slow_c, 1500, 0, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, sleeper_main, &slow);
+    sleep_ms(100);
+    uint64_t t0 = now_ms();
+    int64_t sum;
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(rt_add(fast_c, i, 1, &sum), PRPC_OK);
+    uint64_t took = now_ms() - t0;
+    pthread_join(t, NULL);
+    assert_int_equal(slow.st, PRPC_OK);
+    assert_true(took < 1000); /* not queued behind the 1.5 s handler */
+    prpc_client_destroy(slow_c);
+    prpc_client_destroy(fast_c);
+    stop_server();
+}
+
 static void test_fault_stop_with_calls_in_flight(void **state)
 {
     (void)state;
@@ -611,6 +638,7 @@ int main(void)
         cmocka_unit_test_teardown(test_limit_handshake_and_half_message, teardown),
         cmocka_unit_test_teardown(test_limit_idle, teardown),
         cmocka_unit_test_teardown(test_fault_keepalive_detects_stopped_server, teardown),
+        cmocka_unit_test_teardown(test_slow_handler_blocks_no_one_else, teardown),
         cmocka_unit_test_teardown(test_fault_stop_with_calls_in_flight, teardown),
         cmocka_unit_test_teardown(test_fault_listen_errors, teardown),
         cmocka_unit_test_teardown(test_server_events_and_policy, teardown),
