@@ -459,6 +459,21 @@ static void test_slow_handler_blocks_no_one_else(void **state)
     stop_server();
 }
 
+/* Calls once the drain has begun (stop starts 50 ms in and drains 600). */
+typedef struct late_caller {
+    prpc_client *client;
+    prpc_status st;
+} late_caller;
+
+static void *late_main(void *arg)
+{
+    late_caller *l = arg;
+    sleep_ms(300);
+    int64_t sum;
+    l->st = rt_add(l->client, 1, 1, &sum);
+    return NULL;
+}
+
 static void test_fault_stop_with_calls_in_flight(void **state)
 {
     (void)state;
@@ -474,15 +489,20 @@ static void test_fault_stop_with_calls_in_flight(void **state)
     prpc_client *c2 = connect_ok(ep, 0);
     prpc_client *c3 = connect_ok(ep, 0);
     sleeper quick = {c1, 200, 0, 0}, slow = {c2, 8000, 0, 0};
-    pthread_t t1, t2;
+    late_caller late = {c3, 0};
+    pthread_t t1, t2, t3;
     pthread_create(&t1, NULL, sleeper_main, &quick);
     pthread_create(&t2, NULL, sleeper_main, &slow);
+    pthread_create(&t3, NULL, late_main, &late);
     sleep_ms(50);
     uint64_t t0 = now_ms();
     assert_int_equal(prpc_server_stop(server, 600), PRPC_OK);
     uint64_t stop_took = now_ms() - t0;
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
+    pthread_join(t3, NULL);
+    /* A request that arrived during the drain was refused at once. */
+    assert_int_equal(late.st, PRPC_ERR_UNAVAILABLE);
     /* The quick call finished within the drain; the slow one was cut off
      * at its end and failed clearly, long before its own deadline. */
     assert_int_equal(quick.st, PRPC_OK);
