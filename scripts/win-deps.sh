@@ -10,13 +10,15 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 deps=$top/.deps
 prefix=$deps/win64
-stamp=$prefix/.built-msgpack-c-cmocka
+# The stamp names the layout: a prefix built by an older version of this
+# script is rebuilt.
+stamp=$prefix/.built-msgpack-c-cmocka-static
 if [ -f "$stamp" ]; then
   exit 0
 fi
 
 for tool in x86_64-w64-mingw32-gcc x86_64-w64-mingw32-g++ cmake; do
-  command -v "$tool" >/dev/null || { echo "win-deps: $tool is missing (scripts/setup.sh --windows installs it)" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "win-deps: $tool is missing (scripts/setup.sh installs it)" >&2; exit 2; }
 done
 
 apt_dir=$deps/apt
@@ -44,7 +46,7 @@ echo "win-deps: fetching the msgpack-c and cmocka source packages" >&2
 apt-get "${apt_opts[@]}" -qq update
 (cd "$src_dir" && apt-get "${apt_opts[@]}" -qq source --download-only msgpack-c cmocka)
 
-rm -rf "$src_dir/x" && mkdir -p "$src_dir/x"
+rm -rf "$src_dir/x" "$src_dir/build-msgpack" "$src_dir/build-cmocka" && mkdir -p "$src_dir/x"
 tar -xf "$(ls "$src_dir"/msgpack-c_*.orig.tar.* | head -n1)" -C "$src_dir/x"
 tar -xf "$(ls "$src_dir"/cmocka_*.orig.tar.* | head -n1)" -C "$src_dir/x"
 
@@ -65,6 +67,11 @@ cmake -S "$src_dir"/x/cmocka-* -B "$src_dir/build-cmocka" -DCMAKE_TOOLCHAIN_FILE
   -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >/dev/null
 cmake --build "$src_dir/build-cmocka" -j"$jobs" >/dev/null
 cmake --install "$src_dir/build-cmocka" >/dev/null
+# Tests link cmocka statically (its header declares nothing dllimport), so
+# they need no cmocka.dll at run time: pkg-config names the static archive.
+sed -i -e 's/-lcmocka$/-lcmocka-static/' "$prefix/lib/pkgconfig/cmocka.pc"
+grep -q -- '-lcmocka-static' "$prefix/lib/pkgconfig/cmocka.pc" || {
+  echo "win-deps: could not point cmocka.pc at the static library" >&2; exit 1; }
 
 touch "$stamp"
 echo "win-deps: installed into $prefix" >&2
