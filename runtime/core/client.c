@@ -338,10 +338,27 @@ static prpc_status finish_sync(prpc__pending *p, prpc_decode_fn decode, void *re
 
 static void notify_timeout(prpc_client *c, uint32_t msgid);
 
+/* A synchronous call. *answered (may be NULL) says whether a response
+ * arrived at all, success or error reply, as opposed to a local failure. */
+static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method,
+                             prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
+                             void *result, prpc_arena *arena, const prpc_call_options *opts,
+                             bool *answered);
+
 prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method,
                              prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
                              void *result, prpc_arena *arena, const prpc_call_options *opts)
 {
+    return call_sync(client, method, encode, args, decode, result, arena, opts, NULL);
+}
+
+static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method,
+                             prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
+                             void *result, prpc_arena *arena, const prpc_call_options *opts,
+                             bool *answered)
+{
+    if (answered != NULL)
+        *answered = false;
     if (client == NULL || !valid_method(method) || (decode != NULL && result == NULL)) {
         set_last_error(PRPC_ERR_INVALID_ARG, prpc_strerror(PRPC_ERR_INVALID_ARG));
         return PRPC_ERR_INVALID_ARG;
@@ -391,6 +408,9 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     end_use(client);
     prpc__mutex_unlock(&client->mu);
     prpc__cond_destroy(&cond);
+    /* Only delivery of a response completes an entry with PRPC_OK. */
+    if (answered != NULL)
+        *answered = p.status == PRPC_OK;
     return finish_sync(&p, decode, result, arena);
 }
 
@@ -776,6 +796,14 @@ prpc_status prpc_client_ping(prpc_client *client, uint32_t timeout_ms)
 {
     prpc_call_options o = {timeout_ms, NULL};
     return prpc_client_call(client, &ping_method, NULL, NULL, NULL, NULL, NULL, &o);
+}
+
+prpc_status prpc__client_ping_any(prpc_client *client, uint32_t timeout_ms)
+{
+    prpc_call_options o = {timeout_ms, NULL};
+    bool answered = false;
+    prpc_status st = call_sync(client, &ping_method, NULL, NULL, NULL, NULL, NULL, &o, &answered);
+    return answered ? PRPC_OK : st;
 }
 
 prpc_status prpc_client_describe(prpc_client *client, prpc_arena *arena, prpc_any *out)

@@ -38,4 +38,10 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *msg, size_t len);
  * calls fail with PRPC_ERR_CLOSED. */
 void prpc__client_link_lost(prpc_client *client, prpc_status why);
 
+/* Pings the server and returns PRPC_OK when any response comes back, an
+ * error reply included: a plain msgpack-rpc peer that knows no rpc.ping
+ * answers with an error, and that answer still proves a live peer. Only a
+ * local failure (closed, timed out, out of memory) is returned. */
+prpc_status prpc__client_ping_any(prpc_client *client, uint32_t timeout_ms);
+
 #endif /* PRPC_CORE_CLIENT_LINK_H */

@@ -204,6 +204,9 @@ static void ignore_done(const prpc_async_result *r)
     (void)r;
 }
 
+/* Any response counts as a sign of life, an error reply (a foreign
+ * server knows no rpc.ping) included: the receive path has already moved
+ * last_rx, which is what ka_fire judges by. */
 static void ping_done(const prpc_async_result *r)
 {
     net_link *l = r->user;
@@ -325,8 +328,10 @@ static prpc_status check_server(prpc_client *c, const prpc_client_options *o)
 {
     if (o == NULL || o->expect == NULL || o->expect[0] == NULL) {
         /* Proves the peer speaks msgpack-rpc, and is the connection's first
-         * message (the server's handshake timeout wants one). */
-        return prpc_client_ping(c, CONNECT_CHECK_MS);
+         * message (the server's handshake timeout wants one). Any response
+         * counts, an error reply too: a plain msgpack-rpc server answers
+         * rpc.ping with "no such method", and it must be reachable. */
+        return prpc__client_ping_any(c, CONNECT_CHECK_MS);
     }
     prpc_arena *arena = prpc_arena_create(0);
     if (arena == NULL)
@@ -417,7 +422,7 @@ static prpc_status open_client(const char *endpoint, const char *const *argv,
         st = check_server(l->client, opts);
         if (st != PRPC_OK) {
             if (st != PRPC_ERR_INCOMPATIBLE)
-                prpc__log(PRPC_LOG_ERROR, "%s does not answer as a piperpc server: %s",
+                prpc__log(PRPC_LOG_ERROR, "%s does not answer as a msgpack-rpc server: %s",
                           endpoint, prpc_strerror(st));
             prpc_client_destroy(l->client);
             return st;
