@@ -41,6 +41,21 @@ typedef bool (*prpc_authorize_fn)(void *user, const prpc_call *call);
  * tell (tcp:). */
 typedef bool (*prpc_peer_policy_fn)(void *user, const prpc_peer *peer);
 
+/* Tells the application that a connection accepted over a transport has
+ * closed, for whatever reason: the peer left, it broke the protocol or timed
+ * out, or the server stopped. Called exactly once per such connection, from
+ * a pool thread, after the connection is closed (prpc_conn_is_open is false,
+ * prpc_conn_emit answers PRPC_ERR_CLOSED) and after every handler call it
+ * started has returned (deferred calls may still be unanswered; their
+ * replies are dropped). The usual use is to drop the references taken with
+ * prpc_conn_retain. Inside it the application may call prpc_conn_release,
+ * prpc_conn_is_open, prpc_conn_peer, prpc_conn_emit, prpc_server_broadcast,
+ * prpc_server_get_stats and answer deferred calls; it must not call
+ * prpc_server_stop, prpc_server_run or prpc_server_destroy, and should
+ * return promptly (prpc_server_stop waits for it). Connections of
+ * prpc_client_create_inproc are not reported. */
+typedef void (*prpc_disconnect_fn)(void *user, prpc_conn *conn);
+
 /* A timeout option value meaning "never". */
 #define PRPC_SERVER_NO_TIMEOUT UINT32_MAX
 
@@ -75,6 +90,8 @@ typedef struct prpc_server_options {
                                          (tcp: peers carry no credentials and
                                          are admitted) */
     void *peer_policy_user;
+    prpc_disconnect_fn on_disconnect; /* NULL = not told */
+    void *on_disconnect_user;
 } prpc_server_options;
 
 typedef struct prpc_server_stats {
@@ -89,9 +106,11 @@ PRPC_API prpc_status prpc_server_create(const prpc_server_options *opts, prpc_se
 
 /* Closes every connection (their in-flight calls see prpc_call_cancelled and
  * their late replies are dropped), waits for dispatches already running to
- * return, and frees the server. Deferred calls still unanswered keep their
- * connection object alive until answered. Must not be called from a handler.
- * Accepts NULL. */
+ * return, and frees the server. A server that was started and not stopped
+ * is first stopped as by prpc_server_stop with opts.drain_timeout_ms (0 =
+ * 5000). Deferred calls still unanswered and prpc_conn_retain references
+ * keep only their (closed) connection object alive until released. Must not
+ * be called from a handler or a pool thread. Accepts NULL. */
 PRPC_API void prpc_server_destroy(prpc_server *server);
 
 /* Registers a generated service: ops is its generated ops table (for
@@ -113,8 +132,7 @@ PRPC_API void prpc_server_get_stats(prpc_server *server, prpc_server_stats *stat
 /* ----------------------------------------------------- serving over transports
  *
  * Lifecycle: create, register, listen (one or more endpoints), start or run,
- * stop, destroy. prpc_server_stop must have returned before
- * prpc_server_destroy when the server listened. */
+ * stop, destroy (which stops a server still serving). */
 
 /* Binds an endpoint ("pipe:NAME[?mode=byte]", "unix:/path[?mode=byte]",
  * "tcp:HOST:PORT", "stdio:"); nothing is accepted before start. On failure
@@ -147,9 +165,16 @@ PRPC_API prpc_status prpc_server_run(prpc_server *server);
 /* Graceful stop: stops accepting, answers new requests with
  * PRPC_ERR_UNAVAILABLE, lets calls in flight finish for up to
  * drain_timeout_ms, then closes every connection (calls still running see
- * prpc_call_cancelled; their clients see the connection close) and stops the
- * pool. Blocks until done. Call it from a normal thread, never from a handler
- * or a pool thread. Idempotent. */
+ * prpc_call_cancelled; their clients see the connection close; on_disconnect
+ * runs for each) and frees the pool, the listeners and every socket. Blocks
+ * until done. Connection objects the application retained, and deferred
+ * calls nobody answered, do not hold it up: they stay valid but closed
+ * (prpc_conn_is_open false, prpc_conn_emit PRPC_ERR_CLOSED, replies dropped)
+ * until released. Only a handler that keeps running after it was cancelled
+ * can hold it up: after a further 2000 ms stop returns PRPC_ERR_TIMEOUT and
+ * leaves the pool and listeners allocated, because that handler's thread
+ * still runs on them. Call it from a normal thread, never from a handler or
+ * a pool thread (PRPC_ERR_INVALID_ARG). Idempotent. */
 PRPC_API prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms);
 
 /* Asks prpc_server_run to stop. Async-signal-safe (a lock-free atomic

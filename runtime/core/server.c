@@ -56,6 +56,9 @@ void prpc_server_destroy(prpc_server *server)
 {
     if (server == NULL)
         return;
+    /* A server still serving over transports stops first (a no-op after
+     * prpc_server_stop): its pool must not outlive it. */
+    prpc__server_net_shutdown(server);
     /* Detach the whole list first so no new connection can join, then close
      * each one and wait for the dispatches running on it: after that nothing
      * reaches the server through a connection any more. */
@@ -380,6 +383,17 @@ void prpc__conn_close(prpc_conn *conn, bool wait)
     }
 }
 
+void prpc__conn_detach(prpc_conn *conn)
+{
+    prpc__mutex_lock(&conn->mu);
+    /* A closer counts itself as dispatching while it calls ops->close, and
+     * a sender as sending while it calls ops->send: both use io. */
+    while (conn->dispatching > 0 || conn->sending > 0)
+        prpc__cond_wait(&conn->idle, &conn->mu);
+    conn->detached = true;
+    prpc__mutex_unlock(&conn->mu);
+}
+
 void prpc_conn_retain(prpc_conn *conn)
 {
     if (conn == NULL)
@@ -398,7 +412,7 @@ void prpc_conn_release(prpc_conn *conn)
     prpc__mutex_unlock(&conn->mu);
     if (left > 0)
         return;
-    if (conn->ops->release != NULL)
+    if (!conn->detached && conn->ops->release != NULL)
         conn->ops->release(conn->io);
     prpc_free(conn->subs);
     prpc_free(conn->endpoint);
@@ -428,12 +442,20 @@ prpc_status prpc__conn_send(prpc_conn *conn, const uint8_t *data, size_t len)
 {
     prpc__mutex_lock(&conn->mu);
     bool open = conn->open;
+    if (open)
+        conn->sending++;
     prpc__mutex_unlock(&conn->mu);
     if (!open)
         return PRPC_ERR_CLOSED;
-    /* io stays valid until the last release, so a close racing with this
-     * send only makes the transport answer PRPC_ERR_CLOSED. */
-    return conn->ops->send(conn->io, data, len);
+    /* io stays valid while sending is counted (prpc__conn_detach waits for
+     * it), so a close racing with this send only makes the transport answer
+     * PRPC_ERR_CLOSED. */
+    prpc_status st = conn->ops->send(conn->io, data, len);
+    prpc__mutex_lock(&conn->mu);
+    if (--conn->sending == 0)
+        prpc__cond_broadcast(&conn->idle);
+    prpc__mutex_unlock(&conn->mu);
+    return st;
 }
 
 /* --------------------------------------------------------------- events */

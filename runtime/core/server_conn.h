@@ -7,8 +7,11 @@
  * ops->send, possibly from other threads and concurrently.
  *
  * Teardown: prpc__conn_close (never waits unless asked) stops all sending and
- * marks the calls in flight cancelled; the last prpc_conn_release calls
- * ops->release, after which the transport may free its io object. */
+ * marks the calls in flight cancelled. Then either the last
+ * prpc_conn_release calls ops->release, after which the transport may free
+ * its io object, or the transport takes io back at once with
+ * prpc__conn_detach, so that references the application still holds (or
+ * deferred calls nobody answers) keep only the small connection object. */
 #ifndef PRPC_CORE_SERVER_CONN_H
 #define PRPC_CORE_SERVER_CONN_H
 
@@ -49,5 +52,11 @@ prpc_status prpc__conn_receive(prpc_conn *conn, const uint8_t *data, size_t len)
  * running on it (never pass wait from inside a handler). Idempotent. Calls
  * ops->close the first time, whoever closes. */
 void prpc__conn_close(prpc_conn *conn, bool wait);
+
+/* The transport is done with io: waits until no send or close is running on
+ * it, then the core never calls ops (release included) for this connection
+ * again; sends answer PRPC_ERR_CLOSED. The connection must be closed, and
+ * the caller must not be inside prpc__conn_receive for it. */
+void prpc__conn_detach(prpc_conn *conn);
 
 #endif /* PRPC_CORE_SERVER_CONN_H */

@@ -51,6 +51,9 @@ struct prpc_conn {
     bool open;                  /* (mu) */
     bool in_list;               /* (server->mu) linked in server->conns */
     unsigned dispatching;       /* (mu) prpc__conn_receive calls running */
+    unsigned sending;           /* (mu) ops->send calls running */
+    bool detached;              /* (mu) the transport took io back: the core
+                                   never touches io again (prpc__conn_detach) */
     prpc_server *server;        /* valid while open or dispatching */
     const prpc__conn_ops *ops;
     void *io;
@@ -110,5 +113,9 @@ prpc_status prpc__conn_subscribe(prpc_conn *conn, const char *name, size_t len, 
 /* Encodes the registered interfaces for rpc.describe. */
 void prpc__server_describe(prpc_server *server, prpc_encoder *enc);
 void prpc__server_count(prpc_server *server, bool error, bool protocol_error);
+
+/* server_net.c: stops serving over transports, if the server ever listened
+ * and has not stopped yet, with the server's default drain bound. */
+void prpc__server_net_shutdown(prpc_server *server);
 
 #endif /* PRPC_CORE_SERVER_IMPL_H */

@@ -29,9 +29,10 @@
 #define DEFAULT_IDLE_MS 600000u
 #define DEFAULT_DRAIN_MS 5000u
 #define MAX_ENDPOINTS 16u
-/* After the drain, how long stop waits for the closed connections to be
- * released (a handler that ignores prpc_call_cancelled, or a deferred call
- * nobody answers, holds its connection). */
+/* After the drain, how long stop waits for the receive loops of the closed
+ * connections to end. Only a handler still running (one that ignores
+ * prpc_call_cancelled) can hold one up: application references and
+ * unanswered deferred calls keep just the closed connection object. */
 #define RELEASE_GRACE_MS 2000u
 
 typedef struct net_listener {
@@ -54,13 +55,14 @@ typedef struct net_state {
     bool stopping;           /* (mu) stop has begun */
     bool stopped;            /* (mu) stop has finished */
     atomic_bool draining;    /* new requests are refused */
-    unsigned live;           /* (mu) connection objects not yet released */
+    unsigned live;           /* (mu) receive loops (net_conn) not yet ended */
     unsigned waiters;        /* (mu) threads in run or stop waiting on cv */
     char err[320];           /* (mu) */
 } net_state;
 
 /* One accepted connection: the io object the server's connection sends
- * through. Freed by the connection's release op. */
+ * through. Owned by its receive loop, which frees it when it ends, however
+ * long the application keeps the prpc_conn (see prpc__conn_detach). */
 typedef struct net_conn {
     net_state *ns;
     net_listener *nl;
@@ -219,10 +221,30 @@ static void nc_close(void *io)
     prpc__tconn_close(nc->tc);
 }
 
-static void nc_release(void *io)
+static const prpc__conn_ops net_conn_ops = {
+    .send = nc_send,
+    .close = nc_close,
+    .release = NULL, /* the receive loop frees its io (conn_ended) */
+};
+
+/* The receive loop of a connection has ended (the peer left, broke the
+ * protocol, timed out, or the server closed it), on a pool thread and with
+ * no handler of it running: close it, take the channel back from the
+ * connection object, tell the application, and free the channel. */
+static void conn_ended(net_conn *nc)
 {
-    net_conn *nc = io;
     net_state *ns = nc->ns;
+    prpc_conn *conn = nc->conn;
+    prpc_server *server = ns->server;
+    /* A stdio: server has served its one peer: prpc_server_run returns
+     * (and drains what is still running). */
+    if (nc->nl->stdio)
+        prpc_server_stop_async(server);
+    prpc__conn_close(conn, false);
+    prpc__conn_detach(conn);
+    if (server->opts.on_disconnect != NULL)
+        server->opts.on_disconnect(server->opts.on_disconnect_user, conn);
+    prpc_conn_release(conn); /* the loop's reference */
     prpc__tconn_destroy(nc->tc);
     prpc_free(nc);
     prpc__mutex_lock(&ns->mu);
@@ -230,12 +252,6 @@ static void nc_release(void *io)
         prpc__cond_broadcast(&ns->cv);
     prpc__mutex_unlock(&ns->mu);
 }
-
-static const prpc__conn_ops net_conn_ops = {
-    .send = nc_send,
-    .close = nc_close,
-    .release = nc_release,
-};
 
 /* While draining, a new request is answered at once instead of started. */
 static void refuse_request(net_conn *nc, const uint8_t *msg, size_t len)
@@ -264,18 +280,8 @@ static void on_msg(void *user, prpc__tconn *tc, prpc_status st, const uint8_t *m
         if (st == PRPC_OK)
             st = prpc__tconn_recv(tc, on_msg, nc);
     }
-    if (st != PRPC_OK) {
-        /* The peer left, broke the protocol or timed out: closing drops the
-         * server list's reference, and ours goes with it. The last release
-         * (possibly after deferred calls finish) destroys the channel. */
-        prpc_conn *conn = nc->conn;
-        /* A stdio: server has served its one peer: prpc_server_run
-         * returns (and drains what is still running). */
-        if (nc->nl->stdio)
-            prpc_server_stop_async(nc->ns->server);
-        prpc__conn_close(conn, false);
-        prpc_conn_release(conn);
-    }
+    if (st != PRPC_OK)
+        conn_ended(nc);
 }
 
 static void on_accept(void *user, prpc__tconn *tc)
@@ -320,10 +326,8 @@ static void on_accept(void *user, prpc__tconn *tc)
         return;
     }
     st = prpc__tconn_recv(tc, on_msg, nc);
-    if (st != PRPC_OK) {
-        prpc__conn_close(nc->conn, false);
-        prpc_conn_release(nc->conn);
-    }
+    if (st != PRPC_OK)
+        conn_ended(nc);
 }
 
 /* --------------------------------------------------------------- listen */
@@ -600,12 +604,12 @@ prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms)
             st = PRPC_ERR_TIMEOUT;
     }
     if (st != PRPC_OK) {
-        /* Something still holds a connection: keep the pool and the
-         * listeners alive (leaked) rather than free what it may touch. */
+        /* A handler still runs on a pool thread after it was cancelled: the
+         * pool and the listeners it may touch cannot be freed under it. */
         prpc__log(PRPC_LOG_ERROR,
-                  "server stop: %u connections still held after the drain (a handler "
-                  "ignores cancellation or a deferred call is unanswered); resources kept",
-                  ns->live);
+                  "server stop: %u connections still run a handler %u ms after they were "
+                  "closed (the handler ignores prpc_call_cancelled); the pool is not freed",
+                  ns->live, RELEASE_GRACE_MS);
         reg_remove(ns);
         prpc__mutex_lock(&ns->mu);
         ns->stopped = true;
@@ -634,4 +638,13 @@ prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms)
     stop_requested(server, true);
     free_state(ns);
     return PRPC_OK;
+}
+
+void prpc__server_net_shutdown(prpc_server *server)
+{
+    if (reg_find(server) == NULL)
+        return; /* never listened, or already stopped */
+    uint32_t drain = server->opts.drain_timeout_ms ? server->opts.drain_timeout_ms
+                                                   : DEFAULT_DRAIN_MS;
+    (void)prpc_server_stop(server, drain);
 }

@@ -2,7 +2,9 @@
  * processes: message size, nesting depth, calls in flight, connections,
  * handshake and idle timeouts; a half message that stalls; clients killed
  * with SIGKILL mid-call while a canary keeps calling; a graceful stop with
- * calls in flight; 1,000 concurrent connections. Past a limit the peer gets
+ * calls in flight; 1,000 concurrent connections; a stop (or a destroy
+ * without stop) while the application retains connections, and the
+ * on_disconnect report. Past a limit the peer gets
  * an error reply or a clean close and the server keeps serving the others. */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -646,6 +648,231 @@ static void test_server_events_and_policy(void **state)
     prpc_server_destroy(server);
 }
 
+/* ------------------------- retained connections, on_disconnect, destroy */
+
+/* A service that keeps its callers' connections, as an application does to
+ * send them events later, and parks (defers) calls it never answers. */
+#define TW_MAX 16
+static pthread_mutex_t tw_mu = PTHREAD_MUTEX_INITIALIZER;
+static prpc_conn *tw_kept[TW_MAX];
+static int tw_nkept;
+static prpc_call *tw_parked[TW_MAX];
+static int tw_nparked;
+static prpc_conn *tw_gone[TW_MAX * 2];
+static int tw_ngone;
+
+static prpc_status inv_tw_watch(prpc_call *call, const void *ops, prpc_decoder *p)
+{
+    (void)ops;
+    (void)p;
+    prpc_conn *conn = prpc_call_conn(call);
+    pthread_mutex_lock(&tw_mu);
+    bool room = tw_nkept < TW_MAX;
+    if (room) {
+        prpc_conn_retain(conn);
+        tw_kept[tw_nkept++] = conn;
+    }
+    pthread_mutex_unlock(&tw_mu);
+    return room ? prpc_call_reply(call, NULL, NULL) : PRPC_ERR_BUSY;
+}
+
+static prpc_status inv_tw_park(prpc_call *call, const void *ops, prpc_decoder *p)
+{
+    (void)ops;
+    (void)p;
+    pthread_mutex_lock(&tw_mu);
+    bool room = tw_nparked < TW_MAX;
+    if (room) {
+        prpc_call_defer(call);
+        tw_parked[tw_nparked++] = call;
+    }
+    pthread_mutex_unlock(&tw_mu);
+    return room ? PRPC_OK : PRPC_ERR_BUSY;
+}
+
+static const prpc_method_desc tw_methods[2] = {
+    {"watch", "tw.Watch.watch", "void watch()", NULL, 0, 0, 0, inv_tw_watch},
+    {"park", "tw.Watch.park", "void park()", NULL, 0, 0, 0, inv_tw_park},
+};
+static const prpc_service_desc tw_service = {
+    "tw", "Watch", "tw.Watch", NULL, 1, 0, 0x7477576174636831ull, tw_methods, 2, NULL, 0};
+static const int tw_ops_token = 1;
+
+/* Records every report; a connection reported twice shows up twice. */
+static void tw_on_disconnect(void *user, prpc_conn *conn)
+{
+    assert_ptr_equal(user, &tw_ops_token);
+    /* Closed by the time the application hears of it. */
+    if (prpc_conn_is_open(conn))
+        abort();
+    pthread_mutex_lock(&tw_mu);
+    if (tw_ngone < TW_MAX * 2)
+        tw_gone[tw_ngone++] = conn;
+    pthread_mutex_unlock(&tw_mu);
+}
+
+static int tw_reports(prpc_conn *conn)
+{
+    int n = 0;
+    pthread_mutex_lock(&tw_mu);
+    for (int i = 0; i < tw_ngone; i++)
+        n += tw_gone[i] == conn;
+    pthread_mutex_unlock(&tw_mu);
+    return n;
+}
+
+static int tw_ngone_now(void)
+{
+    pthread_mutex_lock(&tw_mu);
+    int n = tw_ngone;
+    pthread_mutex_unlock(&tw_mu);
+    return n;
+}
+
+static void tw_reset(void)
+{
+    pthread_mutex_lock(&tw_mu);
+    tw_nkept = tw_nparked = tw_ngone = 0;
+    pthread_mutex_unlock(&tw_mu);
+}
+
+static prpc_server *tw_server(const char *tag, char *ep, size_t size)
+{
+    tw_reset();
+    prpc_server_options so;
+    memset(&so, 0, sizeof so);
+    so.threads = 2;
+    so.on_disconnect = tw_on_disconnect;
+    so.on_disconnect_user = (void *)&tw_ops_token;
+    prpc_server *server;
+    assert_int_equal(prpc_server_create(&so, &server), PRPC_OK);
+    assert_int_equal(rt_register(server), PRPC_OK);
+    assert_int_equal(prpc_server_register(server, &tw_service, &tw_ops_token, NULL), PRPC_OK);
+    rt_endpoint(ep, size, "pipe:", tag);
+    assert_int_equal(prpc_server_listen(server, ep), PRPC_OK);
+    assert_int_equal(prpc_server_start(server), PRPC_OK);
+    return server;
+}
+
+static void tw_call(prpc_client *c, int method)
+{
+    assert_int_equal(prpc_client_call(c, &tw_methods[method], NULL, NULL, NULL, NULL, NULL, NULL),
+                     PRPC_OK);
+}
+
+static atomic_int tw_park_status;
+
+static void tw_park_done(const prpc_async_result *r)
+{
+    atomic_store(&tw_park_status, (int)r->status);
+}
+
+/* A service keeps the connections of its callers (and a call it never
+ * answers): stop still closes every connection at once, frees the pool,
+ * listeners and sockets (the sanitizer's leak check runs at exit), and
+ * reports each connection once, whether its client left first or the stop
+ * closed it. The kept objects stay valid, closed, until released. */
+static void test_stop_with_retained_connections(void **state)
+{
+    (void)state;
+    char ep[256];
+    prpc_server *server = tw_server("retained", ep, sizeof ep);
+    prpc_client *c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = connect_ok(ep, 0);
+        tw_call(c[i], 0);
+    }
+    atomic_store(&tw_park_status, 1); /* not a status: "not done yet" */
+    assert_int_equal(prpc_client_call_async(c[2], &tw_methods[1], NULL, NULL, tw_park_done, NULL,
+                                            NULL, NULL, NULL),
+                     PRPC_OK);
+    for (int i = 0; i < 400 && tw_nparked == 0; i++)
+        sleep_ms(5);
+    pthread_mutex_lock(&tw_mu);
+    assert_int_equal(tw_nkept, 3);
+    assert_int_equal(tw_nparked, 1);
+    pthread_mutex_unlock(&tw_mu);
+    for (int i = 0; i < 3; i++)
+        assert_true(prpc_conn_is_open(tw_kept[i]));
+
+    /* A client that leaves is reported once, on a pool thread, though the
+     * service still holds its connection. Which kept entry is c[0]'s is
+     * not known: find the one that closed. */
+    prpc_client_destroy(c[0]);
+    for (int i = 0; i < 400 && tw_ngone_now() < 1; i++)
+        sleep_ms(5);
+    assert_int_equal(tw_ngone_now(), 1);
+    prpc_conn *left = tw_gone[0];
+    int open_now = 0;
+    for (int i = 0; i < 3; i++)
+        open_now += prpc_conn_is_open(tw_kept[i]);
+    assert_int_equal(open_now, 2);
+    assert_false(prpc_conn_is_open(left));
+    uint32_t n = 1;
+    assert_int_equal(prpc_conn_emit(left, &rt_tick_event, enc_tick, &n), PRPC_ERR_CLOSED);
+
+    /* Nothing is in flight but the parked call: stop is prompt and clean. */
+    uint64_t t0 = now_ms();
+    assert_int_equal(prpc_server_stop(server, 300), PRPC_OK);
+    uint64_t took = now_ms() - t0;
+    assert_true(took < 1500);
+    assert_int_equal(tw_ngone_now(), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tw_reports(tw_kept[i]), 1);
+        assert_false(prpc_conn_is_open(tw_kept[i]));
+        assert_int_equal(prpc_conn_emit(tw_kept[i], &rt_tick_event, enc_tick, &n),
+                         PRPC_ERR_CLOSED);
+        assert_non_null(prpc_conn_peer(tw_kept[i]));
+    }
+    /* The parked call's client heard the close; a late answer is dropped. */
+    for (int i = 0; i < 400 && atomic_load(&tw_park_status) == 1; i++)
+        sleep_ms(5);
+    assert_int_not_equal(atomic_load(&tw_park_status), 1);
+    assert_int_not_equal(atomic_load(&tw_park_status), PRPC_OK);
+    assert_int_equal(prpc_call_reply(tw_parked[0], NULL, NULL), PRPC_ERR_CLOSED);
+    /* A second stop is a no-op; the kept objects outlive the server. */
+    assert_int_equal(prpc_server_stop(server, 300), PRPC_OK);
+    prpc_server_destroy(server);
+    for (int i = 0; i < 3; i++) {
+        assert_false(prpc_conn_is_open(tw_kept[i]));
+        prpc_conn_release(tw_kept[i]); /* the last release frees it */
+    }
+    prpc_client_destroy(c[1]);
+    prpc_client_destroy(c[2]);
+}
+
+/* prpc_server_destroy on a server still serving stops it first: every
+ * connection is closed and reported, nothing leaks or crashes, and a
+ * listened-but-never-started server is freed as well. */
+static void test_destroy_without_stop(void **state)
+{
+    (void)state;
+    char ep[256];
+    prpc_server *server = tw_server("nostop", ep, sizeof ep);
+    prpc_client *a = connect_ok(ep, 0);
+    prpc_client *b = connect_ok(ep, 0);
+    tw_call(a, 0);
+    int64_t sum;
+    assert_int_equal(rt_add(b, 2, 3, &sum), PRPC_OK);
+    uint64_t t0 = now_ms();
+    prpc_server_destroy(server);
+    assert_true(now_ms() - t0 < 3000);
+    assert_int_equal(tw_ngone_now(), 2);
+    assert_int_equal(tw_reports(tw_kept[0]), 1);
+    assert_false(prpc_conn_is_open(tw_kept[0]));
+    prpc_conn_release(tw_kept[0]);
+    /* The clients see the server gone. */
+    prpc_status st = rt_add(b, 1, 1, &sum);
+    assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE);
+    prpc_client_destroy(a);
+    prpc_client_destroy(b);
+    /* The name is free again: a new server can take it. */
+    prpc_server *again;
+    assert_int_equal(prpc_server_create(NULL, &again), PRPC_OK);
+    assert_int_equal(prpc_server_listen(again, ep), PRPC_OK);
+    prpc_server_destroy(again); /* listened, never started */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_DFL); /* the library must never raise it */
@@ -664,6 +891,8 @@ int main(void)
         cmocka_unit_test_teardown(test_server_events_and_policy, teardown),
         cmocka_unit_test_teardown(test_fault_thousand_connections, teardown),
         cmocka_unit_test_teardown(test_fault_killed_clients, teardown),
+        cmocka_unit_test_teardown(test_stop_with_retained_connections, teardown),
+        cmocka_unit_test_teardown(test_destroy_without_stop, teardown),
     };
     return cmocka_run_group_tests_name("runtime_faults", tests, NULL, NULL);
 }
