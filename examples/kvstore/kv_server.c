@@ -38,7 +38,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "kv_server: out of memory\n");
         return 1;
     }
-    prpc_status st = prpc_server_create(NULL, &server);
+    /* The store drops a connection's watches as soon as it closes. */
+    prpc_server_options so = {0};
+    so.on_disconnect = kv_store_on_disconnect;
+    so.on_disconnect_user = store;
+    prpc_status st = prpc_server_create(&so, &server);
     if (st == PRPC_OK)
         st = kv_Store_register(server, &kv_store_ops, store);
     if (st != PRPC_OK) {

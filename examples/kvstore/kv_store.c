@@ -10,11 +10,11 @@
  * collects the matching connections (retained) and emits `changed` after
  * dropping every lock, so a slow watcher never stalls the store.
  *
- * A retained connection stays counted by the server until it is released,
- * and prpc_server_stop waits (a bounded grace) for every one. Nothing tells
- * the store when a connection closes, so a janitor thread releases the
- * watches of closed connections every 100 ms: a client that goes away
- * frees its connection soon, and a stop finds none held. */
+ * The server reports every closed connection (the server option
+ * on_disconnect, wired to kv_store_on_disconnect), after the last handler
+ * of that connection has returned, so no watch() can add one later: the
+ * store releases that connection's watches at once, and a client that goes
+ * away frees its connection at once. */
 #define _POSIX_C_SOURCE 200809L
 #include "kv_store.h"
 
@@ -22,7 +22,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Watches across all connections; past it watch() raises TOO_LARGE. */
 #define KV_MAX_WATCHES 4096u
@@ -50,44 +49,23 @@ struct kv_store {
     pthread_mutex_t watch_mu;
     kv_watcher *watches;
     size_t nwatches, watch_cap;
-
-    pthread_cond_t janitor_cv; /* with watch_mu */
-    bool janitor_quit;
-    pthread_t janitor;
 };
 
-/* Releases the watches of closed connections. Called with watch_mu held. */
-static void prune_locked(kv_store *s)
+void kv_store_on_disconnect(void *store, prpc_conn *conn)
 {
+    kv_store *s = store;
+    pthread_mutex_lock(&s->watch_mu);
     for (size_t i = 0; i < s->nwatches;) {
         kv_watcher *w = &s->watches[i];
-        if (prpc_conn_is_open(w->conn)) {
+        if (w->conn != conn) {
             i++;
             continue;
         }
-        prpc_conn_release(w->conn);
+        prpc_conn_release(w->conn); /* only the connection's own lock */
         prpc_free(w->prefix);
         s->watches[i] = s->watches[--s->nwatches];
     }
-}
-
-static void *janitor_main(void *arg)
-{
-    kv_store *s = arg;
-    pthread_mutex_lock(&s->watch_mu);
-    while (!s->janitor_quit) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        t.tv_nsec += 100 * 1000 * 1000;
-        if (t.tv_nsec >= 1000000000L) {
-            t.tv_sec++;
-            t.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->janitor_cv, &s->watch_mu, &t);
-        prune_locked(s);
-    }
     pthread_mutex_unlock(&s->watch_mu);
-    return NULL;
 }
 
 kv_store *kv_store_create(void)
@@ -105,21 +83,6 @@ kv_store *kv_store_create(void)
         prpc_free(s);
         return NULL;
     }
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&s->janitor_cv, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc == 0 && pthread_create(&s->janitor, NULL, janitor_main, s) != 0) {
-        pthread_cond_destroy(&s->janitor_cv);
-        rc = -1;
-    }
-    if (rc != 0) {
-        pthread_mutex_destroy(&s->watch_mu);
-        pthread_rwlock_destroy(&s->lock);
-        prpc_free(s);
-        return NULL;
-    }
     return s;
 }
 
@@ -127,12 +90,6 @@ void kv_store_destroy(kv_store *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->watch_mu);
-    s->janitor_quit = true;
-    pthread_cond_signal(&s->janitor_cv);
-    pthread_mutex_unlock(&s->watch_mu);
-    pthread_join(s->janitor, NULL);
-    pthread_cond_destroy(&s->janitor_cv);
     for (size_t i = 0; i < s->nitems; i++) {
         prpc_free(s->items[i].key);
         prpc_free(s->items[i].value);
@@ -249,7 +206,6 @@ static void notify_watchers(kv_store *s, const char *key, uint64_t version)
             return;
         }
     }
-    prune_locked(s);
     for (size_t i = 0; i < s->nwatches; i++) {
         kv_watcher *w = &s->watches[i];
         if (has_prefix(key, klen, w->prefix, w->prefix_len)) {
@@ -266,7 +222,7 @@ static void notify_watchers(kv_store *s, const char *key, uint64_t version)
     pthread_mutex_unlock(&s->watch_mu);
 
     for (size_t i = 0; i < n; i++) {
-        kv_Store_emit_changed(targets[i], key, version); /* CLOSED: pruned later */
+        kv_Store_emit_changed(targets[i], key, version); /* CLOSED: dropped on disconnect */
         prpc_conn_release(targets[i]);
     }
     if (targets != small)

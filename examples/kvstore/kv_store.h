@@ -12,6 +12,10 @@ kv_store *kv_store_create(void);
  * prpc_server_stop. Accepts NULL. */
 void kv_store_destroy(kv_store *store);
 
+/* Drops the watches of a closed connection. Set it as the server's
+ * on_disconnect with the store as its user pointer. */
+void kv_store_on_disconnect(void *store, prpc_conn *conn);
+
 /* The handler table; register it with the store as user pointer:
  * kv_Store_register(server, &kv_store_ops, store). */
 extern const kv_Store_ops kv_store_ops;
