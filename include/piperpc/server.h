@@ -139,7 +139,10 @@ PRPC_API void prpc_server_get_stats(prpc_server *server, prpc_server_stats *stat
  * the reason is logged and kept for prpc_server_error: PRPC_ERR_INVALID_ARG /
  * PRPC_ERR_NOT_SUPPORTED for an endpoint that cannot be honoured,
  * PRPC_ERR_ADDR_IN_USE when a live server owns the name, PRPC_ERR_BUSY after
- * start. */
+ * start. "stdio:" needs a pipe or a socket on both stdin and stdout: a
+ * regular file, a terminal or another device there gives
+ * PRPC_ERR_NOT_SUPPORTED with a message naming the descriptor, and the
+ * process's stdin/stdout are left as they were. */
 PRPC_API prpc_status prpc_server_listen(prpc_server *server, const char *endpoint);
 
 /* The text of the last failed prpc_server_listen/start ("" if none); valid

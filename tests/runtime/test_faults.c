@@ -4,7 +4,7 @@
  * with SIGKILL mid-call while a canary keeps calling; a graceful stop with
  * calls in flight; 1,000 concurrent connections; a stop (or a destroy
  * without stop) while the application retains connections, and the
- * on_disconnect report. Past a limit the peer gets
+ * on_disconnect report; a stdio: server on a regular file. Past a limit the peer gets
  * an error reply or a clean close and the server keeps serving the others. */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -13,9 +13,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -873,6 +875,88 @@ static void test_destroy_without_stop(void **state)
     prpc_server_destroy(again); /* listened, never started */
 }
 
+/* ------------------------------------------- stdio: on the wrong descriptors */
+
+/* Runs `rt_server stdio:` with stdin and stdout as given (a path opened for
+ * reading / writing, or NULL for a fresh pipe) and its stderr captured;
+ * returns its exit status and what it wrote to stderr. */
+static int stdio_server_on(const char *in_path, const char *out_path, char *errbuf, size_t size)
+{
+    int in_pipe[2], out_pipe[2], err_pipe[2];
+    assert_int_equal(pipe(in_pipe), 0);
+    assert_int_equal(pipe(out_pipe), 0);
+    assert_int_equal(pipe(err_pipe), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (in_path != NULL)
+        posix_spawn_file_actions_addopen(&fa, 0, in_path, O_RDONLY, 0);
+    else
+        posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+    if (out_path != NULL)
+        posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    else
+        posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+    int fds[] = {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+        posix_spawn_file_actions_addclose(&fa, fds[i]);
+    char *argv[] = {(char *)RT_SERVER_PATH, (char *)"stdio:", NULL};
+    pid_t pid;
+    extern char **environ;
+    assert_int_equal(posix_spawn(&pid, RT_SERVER_PATH, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    /* End of input at once: a server that did start serves its one peer,
+     * sees it leave, and exits 0. */
+    close(in_pipe[0]);
+    close(in_pipe[1]);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    size_t n = 0;
+    for (;;) {
+        struct pollfd p = {err_pipe[0], POLLIN, 0};
+        if (poll(&p, 1, 5000) <= 0)
+            break;
+        ssize_t r = read(err_pipe[0], errbuf + n, size - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == size - 1)
+            break;
+    }
+    errbuf[n] = '\0';
+    int rc = rt_wait(pid, 5000);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return rc;
+}
+
+/* epoll refuses regular files: a stdio: server whose stdout (or stdin) is
+ * one fails at listen with PRPC_ERR_NOT_SUPPORTED and a message that says
+ * what the transport needs, instead of a bare "permission denied". */
+static void test_stdio_needs_pipes(void **state)
+{
+    (void)state;
+    char file[128], err[2048];
+    snprintf(file, sizeof file, "/tmp/rt-stdio-out-%d", (int)getpid());
+
+    assert_int_equal(stdio_server_on(NULL, file, err, sizeof err), 1);
+    assert_non_null(strstr(err, "stdout is a regular file"));
+    assert_non_null(strstr(err, "needs a pipe or a socket on stdin and stdout"));
+    assert_non_null(strstr(err, prpc_strerror(PRPC_ERR_NOT_SUPPORTED)));
+    assert_null(strstr(err, "permission denied"));
+
+    assert_int_equal(stdio_server_on(file, NULL, err, sizeof err), 1);
+    assert_non_null(strstr(err, "stdin is a regular file"));
+
+    assert_int_equal(stdio_server_on("/dev/null", NULL, err, sizeof err), 1);
+    assert_non_null(strstr(err, "stdin is a character device"));
+    unlink(file);
+
+    /* On pipes it serves, and ends when its peer closes stdin. */
+    assert_int_equal(stdio_server_on(NULL, NULL, err, sizeof err), 0);
+    assert_null(strstr(err, "needs a pipe"));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_DFL); /* the library must never raise it */
@@ -893,6 +977,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fault_killed_clients, teardown),
         cmocka_unit_test_teardown(test_stop_with_retained_connections, teardown),
         cmocka_unit_test_teardown(test_destroy_without_stop, teardown),
+        cmocka_unit_test_teardown(test_stdio_needs_pipes, teardown),
     };
     return cmocka_run_group_tests_name("runtime_faults", tests, NULL, NULL);
 }

@@ -98,12 +98,53 @@ fail:
 
 static atomic_bool stdio_taken;
 
+static const char *fd_kind(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISCHR(mode))
+        return "a character device (a terminal or /dev/null)";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISBLK(mode))
+        return "a block device";
+    return "not a pipe or socket";
+}
+
+/* The pool waits for readiness with epoll, which refuses regular files and
+ * most devices (EPERM) and cannot wait on a terminal's line discipline the
+ * way the protocol needs; only pipes and sockets qualify. Checked before
+ * anything is taken over, so a refused process keeps its stdin/stdout. */
+static prpc_status check_stdio_fd(int fd, const char *name, prpc__err *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        prpc__set_err(err, "stdio: %s is not open (%s); the stdio transport needs a pipe or a "
+                      "socket on stdin and stdout", name, strerror(e));
+        return PRPC_ERR_INVALID_ARG;
+    }
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+        return PRPC_OK;
+    prpc__set_err(err, "stdio: %s is %s; the stdio transport needs a pipe or a socket on "
+                  "stdin and stdout (start the server from a client that spawns it, or "
+                  "through a pipe)", name, fd_kind(st.st_mode));
+    return PRPC_ERR_NOT_SUPPORTED;
+}
+
 prpc_status prpc__pconn_stdio(prpc__iopool *pool, prpc__pconn **out, prpc__err *err)
 {
     *out = NULL;
     if (atomic_exchange(&stdio_taken, true)) {
         prpc__set_err(err, "stdio: this process already serves on its stdin/stdout");
         return PRPC_ERR_ADDR_IN_USE;
+    }
+    prpc_status chk = check_stdio_fd(0, "stdin", err);
+    if (chk == PRPC_OK)
+        chk = check_stdio_fd(1, "stdout", err);
+    if (chk != PRPC_OK) {
+        atomic_store(&stdio_taken, false);
+        return chk;
     }
     int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
     int outfd = fcntl(1, F_DUPFD_CLOEXEC, 3);
