@@ -2,11 +2,40 @@
  * link, deadlines, cancellation, event handlers, and the in-process link to
  * a server in the same process.
  *
- * One mutex guards the client's state. A synchronous caller sleeps on its
+ * One mutex guards the client's state. A synchronous caller waits on its
  * own condition variable (on its stack) until the delivering thread marks
  * its pending entry done; asynchronous completions run outside the lock in
  * whichever thread completes them. Deadlines of asynchronous calls are
- * enforced by a timer thread started on the first such call. */
+ * enforced by a timer thread started on the first such call.
+ *
+ * Leader receive (links with recv_one: the socket transports). A thread
+ * handing a reply to a sleeping caller costs a futex wake, a futex wait and
+ * a cross-CPU wake-up per call, more than the rest of the call together. So
+ * a synchronous caller that has sent its request receives it itself when it
+ * can. The receiver role is one flag, rx_busy, under the client mutex; only
+ * its holder reads from the link, so messages are read one at a time and
+ * delivered in order:
+ *  - A synchronous caller whose call is not done takes the role if it is
+ *    free (it becomes the leader), reads one message with recv_one outside
+ *    the lock and delivers it (which may complete other callers' calls and
+ *    wake them, or run asynchronous completions and event handlers), then
+ *    gives the role back and looks again. Otherwise it joins `waiters` and
+ *    sleeps on its condition variable.
+ *  - The link's background receiver takes the role through
+ *    prpc__client_rx_begin only when no caller waits for it and something
+ *    other than synchronous replies is expected: an asynchronous call is in
+ *    flight (nasync, keepalive pings included) or an event handler is set.
+ *    It gives the role back after each message (prpc__client_rx_end).
+ *  - Whoever frees the role or changes what the background receiver waits
+ *    for calls rx_kick_locked: the role passes to the first waiting caller
+ *    if there is one, else to the background receiver if it now has
+ *    something to wait for. A caller leaving with its call done also kicks,
+ *    so a signal that reached a caller that no longer needs it is passed on.
+ *  - A leader reads in slices of LEAD_SLICE_MS, so a call completed by
+ *    another thread (cancelled, failed) frees its thread soon even if no
+ *    message comes. Closing the link ends a read at once.
+ * A lone synchronous caller thus costs one send and one receive system
+ * call and no hand-off. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +48,10 @@
 
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_MAX_PENDING 65536u
+#define LEAD_SLICE_MS 100u
+#define BG_IDLE_MS 50u
+/* The largest reply copy the client keeps for the next synchronous reply. */
+#define SPARE_REPLY_MAX (16u << 20)
 
 typedef struct event_handler {
     const prpc_event_desc *event;
@@ -48,6 +81,20 @@ struct prpc_client {
     event_handler *handlers;     /* (mu) */
     uint32_t nhandlers;
     prpc_client_stats stats;     /* (mu) */
+
+    /* The receiver role (leader receive; see the top of the file). */
+    bool rx_busy;                /* (mu) a thread is reading from the link */
+    bool rx_bg_parked;           /* (mu) the background receiver sleeps on rx_cond */
+    prpc__cond rx_cond;          /* (mu) the background receiver's */
+    prpc__pending *waiters;      /* (mu) synchronous callers asleep, newest first */
+    uint32_t nasync;             /* (mu) asynchronous calls in the table */
+    uint64_t last_sync_ms;       /* (mu) when a synchronous call last ended */
+
+    /* One reply buffer kept between synchronous calls: a large reply then
+     * costs no fresh allocation (a fresh mmap and its page faults) each
+     * time. */
+    uint8_t *spare;              /* (mu) */
+    size_t spare_cap;            /* (mu) */
 
     /* The timer thread for asynchronous deadlines. */
     prpc__cond timer_cond;       /* (mu) */
@@ -126,8 +173,89 @@ prpc_status prpc__client_create(const prpc_client_options *opts, const prpc__lin
     prpc__mutex_init(&c->mu);
     prpc__cond_init(&c->drained);
     prpc__cond_init(&c->timer_cond);
+    prpc__cond_init(&c->rx_cond);
     *out = c;
     return PRPC_OK;
+}
+
+/* ------------------------------------------------- the table and the role */
+
+/* The table's removals, keeping nasync in step. Under c->mu. */
+static prpc__pending *table_remove(prpc_client *c, uint32_t msgid)
+{
+    prpc__pending *p = prpc__pending_remove(&c->table, msgid);
+    if (p != NULL && p->is_async)
+        c->nasync--;
+    return p;
+}
+
+static prpc__pending *table_take_all(prpc_client *c)
+{
+    c->nasync = 0;
+    return prpc__pending_take_all(&c->table);
+}
+
+/* Under c->mu: whether the background receiver may take the free role: no
+ * synchronous caller waits to lead, and something else than their replies
+ * is expected, or synchronous calls have paused for BG_IDLE_MS (an idle
+ * connection is read, so the server's close or a stray message is seen at
+ * once, as before). Without recv_one nobody else receives: it always may. */
+static bool bg_may_read(const prpc_client *c, uint64_t now)
+{
+    if (c->ops->recv_one == NULL)
+        return true;
+    return c->waiters == NULL &&
+           (c->nasync > 0 || c->nhandlers > 0 || now - c->last_sync_ms >= BG_IDLE_MS);
+}
+
+/* Under c->mu: passes a free receiver role on (see the top of the file).
+ * Signals only a thread that is asleep and would act, so a stream of
+ * synchronous calls wakes nobody. */
+static void rx_kick_locked(prpc_client *c)
+{
+    if (c->closed) {
+        if (c->rx_bg_parked)
+            prpc__cond_signal(&c->rx_cond);
+        return;
+    }
+    if (c->rx_busy)
+        return;
+    if (c->waiters != NULL && c->ops->recv_one != NULL)
+        prpc__cond_signal(c->waiters->cond);
+    else if (c->rx_bg_parked && bg_may_read(c, prpc__now_ms()))
+        prpc__cond_signal(&c->rx_cond);
+}
+
+bool prpc__client_rx_begin(prpc_client *c)
+{
+    prpc__mutex_lock(&c->mu);
+    for (;;) {
+        uint64_t now = prpc__now_ms();
+        if (c->closed || (!c->rx_busy && bg_may_read(c, now)))
+            break;
+        /* Only the pause of synchronous calls is missing: look again when
+         * it would be long enough. Otherwise a kick wakes us. */
+        bool linger = !c->rx_busy && c->waiters == NULL;
+        c->rx_bg_parked = true;
+        if (linger)
+            prpc__cond_wait_until(&c->rx_cond, &c->mu, c->last_sync_ms + BG_IDLE_MS);
+        else
+            prpc__cond_wait(&c->rx_cond, &c->mu);
+        c->rx_bg_parked = false;
+    }
+    bool ok = !c->closed;
+    if (ok)
+        c->rx_busy = true;
+    prpc__mutex_unlock(&c->mu);
+    return ok;
+}
+
+void prpc__client_rx_end(prpc_client *c)
+{
+    prpc__mutex_lock(&c->mu);
+    c->rx_busy = false;
+    rx_kick_locked(c);
+    prpc__mutex_unlock(&c->mu);
 }
 
 /* --------------------------------------------------------- completions */
@@ -238,6 +366,10 @@ static prpc_status begin(prpc_client *c, prpc__pending *p)
     if (st == PRPC_OK) {
         c->users++;
         c->stats.calls++;
+        if (p->is_async) {
+            c->nasync++;
+            rx_kick_locked(c); /* the background receiver may be needed now */
+        }
     }
     prpc__mutex_unlock(&c->mu);
     return st;
@@ -297,8 +429,26 @@ prpc_status prpc_client_notify(prpc_client *client, const prpc_method_desc *meth
     return st;
 }
 
+/* Keeps a synchronous call's reply buffer for the next reply (the larger
+ * of it and the one kept, up to SPARE_REPLY_MAX), or frees it. */
+static void give_back_reply(prpc_client *c, prpc__pending *p)
+{
+    if (p->reply == NULL)
+        return;
+    uint8_t *drop = p->reply;
+    prpc__mutex_lock(&c->mu);
+    if (p->reply_cap <= SPARE_REPLY_MAX && p->reply_cap > c->spare_cap && !c->closed) {
+        drop = c->spare;
+        c->spare = p->reply;
+        c->spare_cap = p->reply_cap;
+    }
+    prpc__mutex_unlock(&c->mu);
+    prpc_free(drop);
+    p->reply = NULL;
+}
+
 /* Turns a synchronous call's completed entry into its result. */
-static prpc_status finish_sync(prpc__pending *p, prpc_decode_fn decode, void *result,
+static prpc_status finish_sync(prpc_client *c, prpc__pending *p, prpc_decode_fn decode, void *result,
                                prpc_arena *arena)
 {
     prpc_status st = p->status;
@@ -331,8 +481,7 @@ static prpc_status finish_sync(prpc__pending *p, prpc_decode_fn decode, void *re
         else if (st != PRPC_OK)
             set_last_error(st, arena == NULL ? "the result needs an arena" : prpc_strerror(st));
     }
-    prpc_free(p->reply);
-    p->reply = NULL;
+    give_back_reply(c, p);
     return st;
 }
 
@@ -386,21 +535,58 @@ static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method
 
     prpc__mutex_lock(&client->mu);
     if (st != PRPC_OK && !p.done) {
-        prpc__pending_remove(&client->table, p.msgid);
+        table_remove(client, p.msgid);
         p.done = true;
         p.status = st;
     }
     bool timed_out = false;
+    bool can_lead = client->ops->recv_one != NULL;
     while (!p.done) {
-        if (prpc__cond_wait_until(&cond, &client->mu, p.deadline_ms) == PRPC_ERR_TIMEOUT &&
-            !p.done) {
-            prpc__pending_remove(&client->table, p.msgid);
+        bool expired;
+        if (can_lead && !client->rx_busy && !client->closed) {
+            /* Leader: read in this thread (see the top of the file). */
+            client->rx_busy = true;
+            prpc__mutex_unlock(&client->mu);
+            uint64_t now = prpc__now_ms();
+            uint64_t until = p.deadline_ms <= now                   ? now
+                             : p.deadline_ms - now > LEAD_SLICE_MS ? now + LEAD_SLICE_MS
+                                                                   : p.deadline_ms;
+            prpc_status rs = client->ops->recv_one(client->link, until);
+            prpc__mutex_lock(&client->mu);
+            client->rx_busy = false;
+            if (p.done)
+                break;
+            if (rs != PRPC_OK && rs != PRPC_ERR_TIMEOUT) {
+                /* The link is gone (it has failed every call, this one
+                 * included, unless the client was closing anyway). */
+                if (table_remove(client, p.msgid) != NULL)
+                    complete_sync_locked(&p, PRPC_ERR_CLOSED);
+                can_lead = false;
+                continue;
+            }
+            expired = prpc__now_ms() >= p.deadline_ms;
+        } else {
+            p.wait_next = client->waiters;
+            client->waiters = &p;
+            expired = prpc__cond_wait_until(&cond, &client->mu, p.deadline_ms) ==
+                      PRPC_ERR_TIMEOUT;
+            for (prpc__pending **pp = &client->waiters; *pp != NULL; pp = &(*pp)->wait_next) {
+                if (*pp == &p) {
+                    *pp = p.wait_next;
+                    break;
+                }
+            }
+        }
+        if (expired && !p.done) {
+            table_remove(client, p.msgid);
             p.done = true;
             p.status = PRPC_ERR_TIMEOUT;
             client->stats.timeouts++;
             timed_out = true;
         }
     }
+    client->last_sync_ms = prpc__now_ms();
+    rx_kick_locked(client);
     prpc__mutex_unlock(&client->mu);
     if (timed_out)
         notify_timeout(client, p.msgid);
@@ -411,7 +597,7 @@ static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method
     /* Only delivery of a response completes an entry with PRPC_OK. */
     if (answered != NULL)
         *answered = p.status == PRPC_OK;
-    return finish_sync(&p, decode, result, arena);
+    return finish_sync(client, &p, decode, result, arena);
 }
 
 /* ------------------------------------------------------ the timer thread */
@@ -424,8 +610,10 @@ static void timer_main(void *arg)
         uint64_t next = UINT64_MAX;
         prpc__pending *expired = prpc__pending_take_expired(&c->table, prpc__now_ms(), &next);
         if (expired != NULL) {
-            for (prpc__pending *p = expired; p != NULL; p = p->next)
+            for (prpc__pending *p = expired; p != NULL; p = p->next) {
                 c->stats.timeouts++;
+                c->nasync--;
+            }
             prpc__mutex_unlock(&c->mu);
             while (expired != NULL) {
                 prpc__pending *p = expired;
@@ -498,7 +686,7 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
 
     prpc__mutex_lock(&client->mu);
     if (st != PRPC_OK) {
-        prpc__pending *mine = prpc__pending_remove(&client->table, msgid);
+        prpc__pending *mine = table_remove(client, msgid);
         if (mine != NULL)
             prpc_free(mine);
         else
@@ -507,7 +695,7 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
         st = arm_timer(client, deadline);
         if (st != PRPC_OK) {
             /* Without a timer the deadline cannot be kept: fail it now. */
-            prpc__pending *mine = prpc__pending_remove(&client->table, msgid);
+            prpc__pending *mine = table_remove(client, msgid);
             prpc__mutex_unlock(&client->mu);
             if (mine != NULL)
                 complete_async(mine, st, NULL);
@@ -564,7 +752,7 @@ prpc_status prpc_client_cancel(prpc_client *client, prpc_call_id id)
         prpc__mutex_unlock(&client->mu);
         return PRPC_ERR_INVALID_ARG;
     }
-    prpc__pending_remove(&client->table, msgid);
+    table_remove(client, msgid);
     bool async = p->is_async;
     if (!async)
         complete_sync_locked(p, PRPC_ERR_CANCELLED);
@@ -616,6 +804,7 @@ prpc_status prpc_client_on_event(prpc_client *client, const prpc_event_desc *eve
         } else {
             h[client->nhandlers++] = (event_handler){event, fn, user_fn, user};
             client->handlers = h;
+            rx_kick_locked(client); /* events now need the background receiver */
         }
     }
     prpc__mutex_unlock(&client->mu);
@@ -700,7 +889,7 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
     }
 
     prpc__mutex_lock(&client->mu);
-    prpc__pending *p = prpc__pending_remove(&client->table, msg.msgid);
+    prpc__pending *p = table_remove(client, msg.msgid);
     if (p == NULL) {
         client->stats.late_replies++;
         prpc__mutex_unlock(&client->mu);
@@ -708,7 +897,15 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
     }
     if (!p->is_async) {
         prpc_status result = PRPC_OK;
-        p->reply = prpc_alloc(len);
+        if (client->spare != NULL && client->spare_cap >= len) {
+            p->reply = client->spare;
+            p->reply_cap = client->spare_cap;
+            client->spare = NULL;
+            client->spare_cap = 0;
+        } else {
+            p->reply = prpc_alloc(len);
+            p->reply_cap = len;
+        }
         if (p->reply == NULL) {
             result = PRPC_ERR_NO_MEMORY;
         } else {
@@ -729,7 +926,8 @@ void prpc__client_link_lost(prpc_client *client, prpc_status why)
     prpc__mutex_lock(&client->mu);
     client->closed = true;
     client->closed_status = PRPC_ERR_CLOSED;
-    prpc__pending *list = prpc__pending_take_all(&client->table);
+    prpc__pending *list = table_take_all(client);
+    rx_kick_locked(client); /* the background receiver stops */
     prpc__mutex_unlock(&client->mu);
     fail_list(client, list, why);
 }
@@ -743,7 +941,8 @@ void prpc_client_destroy(prpc_client *client)
     prpc__mutex_lock(&client->mu);
     client->closed = true;
     client->closed_status = PRPC_ERR_CLOSED;
-    prpc__pending *list = prpc__pending_take_all(&client->table);
+    prpc__pending *list = table_take_all(client);
+    rx_kick_locked(client); /* the background receiver stops */
     client->timer_stop = true;
     prpc__cond_signal(&client->timer_cond);
     bool timer = client->timer_running;
@@ -763,7 +962,9 @@ void prpc_client_destroy(prpc_client *client)
     prpc__mutex_unlock(&client->mu);
 
     prpc__pending_free(&client->table);
+    prpc_free(client->spare);
     prpc_free(client->handlers);
+    prpc__cond_destroy(&client->rx_cond);
     prpc__cond_destroy(&client->timer_cond);
     prpc__cond_destroy(&client->drained);
     prpc__mutex_destroy(&client->mu);
@@ -950,6 +1151,7 @@ fail:
     if (c != NULL) {
         /* The link has no connection yet: free the client by hand. */
         prpc__pending_free(&c->table);
+        prpc__cond_destroy(&c->rx_cond);
         prpc__cond_destroy(&c->timer_cond);
         prpc__cond_destroy(&c->drained);
         prpc__mutex_destroy(&c->mu);

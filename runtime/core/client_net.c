@@ -3,11 +3,14 @@
  * the interface check at connect, and embed mode.
  *
  * The client object (client.c) is transport-agnostic; this file gives it a
- * link (core/client_link.h) over a framed transport connection. Received
- * messages are handed to prpc__client_deliver by one receive loop on the
- * receiving thread blocked in the socket's receive call (a spawned child's
- * pipes: the link's own one-thread I/O pool), or, in embed mode, by
- * prpc_client_process in the application's thread (no thread at all). The
+ * link (core/client_link.h) over a framed transport connection. On sockets
+ * a synchronous caller receives its own reply in its thread (recv_one, the
+ * leader receive of client.c), and a background thread blocked in the
+ * socket's receive call takes the other messages (asynchronous replies,
+ * events) whenever the client gives it the receiver role. A spawned
+ * child's pipes are received by the link's own one-thread I/O pool; in
+ * embed mode prpc_client_process receives in the application's thread (no
+ * thread at all). The
  * link's one-thread pool runs the
  * keepalive timer: after keepalive_ms without a message from the server a
  * ping goes out, and if nothing at all arrives within keepalive_timeout_ms
@@ -37,6 +40,7 @@ typedef struct net_link {
     prpc__mutex mu;
     prpc__cond cv;
     bool receiving;              /* (mu) the receive loop runs */
+    unsigned leaders;            /* (mu) callers inside recv_one */
     bool closing;                /* (mu) the client is being destroyed */
     /* keepalive */
     bool ka_on;
@@ -118,7 +122,7 @@ static void link_close(void *arg)
     /* The outstanding receive ends with PRPC_ERR_CLOSED; wait for it so no
      * delivery runs once this returns. */
     prpc__mutex_lock(&l->mu);
-    while (l->receiving)
+    while (l->receiving || l->leaders > 0)
         prpc__cond_wait(&l->cv, &l->mu);
     prpc__mutex_unlock(&l->mu);
     if (l->rx_thread)
@@ -134,6 +138,44 @@ static void link_close(void *arg)
     prpc_free(l);
 }
 
+static void link_lost(net_link *l, prpc_status why);
+
+/* A synchronous caller holding the receiver role reads one message. */
+static prpc_status link_recv_one(void *arg, uint64_t deadline_ms)
+{
+    net_link *l = arg;
+    prpc__mutex_lock(&l->mu);
+    bool open = !l->closing && !l->dead;
+    if (open)
+        l->leaders++; /* link_close waits for us before freeing the connection */
+    prpc__mutex_unlock(&l->mu);
+    if (!open)
+        return PRPC_ERR_CLOSED;
+    const uint8_t *msg;
+    size_t len;
+    prpc_status st = prpc__tconn_recv_sync(l->tc, deadline_ms, &msg, &len);
+    if (st == PRPC_OK) {
+        atomic_store_explicit(&l->last_rx, prpc__now_ms(), memory_order_relaxed);
+        prpc__client_deliver(l->client, msg, len);
+    } else if (st != PRPC_ERR_TIMEOUT) {
+        link_lost(l, PRPC_ERR_CLOSED);
+        st = PRPC_ERR_CLOSED;
+    }
+    prpc__mutex_lock(&l->mu);
+    if (--l->leaders == 0 && l->closing)
+        prpc__cond_broadcast(&l->cv);
+    prpc__mutex_unlock(&l->mu);
+    return st;
+}
+
+/* Sockets: synchronous callers receive their own replies. */
+static const prpc__link_ops net_link_ops_lead = {
+    .send = link_send,
+    .close = link_close,
+    .recv_one = link_recv_one,
+};
+
+/* Pipes of a spawned child and embed mode: one receiver only. */
 static const prpc__link_ops net_link_ops = {
     .send = link_send,
     .close = link_close,
@@ -168,24 +210,26 @@ static void on_msg(void *user, prpc__tconn *tc, prpc_status st, const uint8_t *m
     prpc__mutex_unlock(&l->mu);
 }
 
-/* The receive loop of a socket client: one thread blocked in the receive
- * system call, so a reply costs that call and the waiter's wake-up, with no
- * readiness round trip through epoll. Closing shuts the socket down, which
- * ends the blocked receive. */
+/* The background receive loop of a socket client: one thread blocked in
+ * the receive system call, with no readiness round trip through epoll. It
+ * reads only while it holds the client's receiver role (rx_begin), which
+ * the client gives it when asynchronous replies or events are expected and
+ * no synchronous caller reads. Closing shuts the socket down, which ends
+ * the blocked receive; closing the client ends rx_begin. */
 static void rx_main(void *arg)
 {
     net_link *l = arg;
-    prpc_status st;
-    for (;;) {
+    while (prpc__client_rx_begin(l->client)) {
         const uint8_t *msg;
         size_t len;
-        st = prpc__tconn_recv_sync(l->tc, UINT64_MAX, &msg, &len);
-        if (st == PRPC_ERR_TIMEOUT)
-            continue;
-        if (st != PRPC_OK)
+        prpc_status st = prpc__tconn_recv_sync(l->tc, UINT64_MAX, &msg, &len);
+        if (st == PRPC_OK) {
+            atomic_store_explicit(&l->last_rx, prpc__now_ms(), memory_order_relaxed);
+            prpc__client_deliver(l->client, msg, len);
+        }
+        prpc__client_rx_end(l->client);
+        if (st != PRPC_OK && st != PRPC_ERR_TIMEOUT)
             break;
-        atomic_store_explicit(&l->last_rx, prpc__now_ms(), memory_order_relaxed);
-        prpc__client_deliver(l->client, msg, len);
     }
     link_lost(l, PRPC_ERR_CLOSED);
     prpc__mutex_lock(&l->mu);
@@ -387,7 +431,10 @@ static prpc_status open_client(const char *endpoint, const char *const *argv,
                   err.msg[0] ? err.msg : prpc_strerror(st));
         goto fail;
     }
-    st = prpc__client_create(&o, &net_link_ops, l, &l->client);
+    /* Synchronous callers may receive in their own thread only where the
+     * background receiver is a thread the client can hold back (sockets). */
+    bool lead = !l->embed && argv == NULL;
+    st = prpc__client_create(&o, lead ? &net_link_ops_lead : &net_link_ops, l, &l->client);
     if (st != PRPC_OK) {
         prpc__tconn_destroy(l->tc);
         goto fail;

@@ -22,9 +22,11 @@ typedef struct prpc__pending {
     /* Synchronous calls: the waiter sleeps on cond until done. The reply is
      * copied because the transport's buffer dies when delivery returns. */
     prpc__cond *cond;
+    struct prpc__pending *wait_next; /* the client's list of sync callers asleep */
     bool done;
     prpc_status status;
     uint8_t *reply;                /* prpc_alloc'd copy of the whole message */
+    size_t reply_cap;              /* its allocated size (>= the message) */
     prpc_any error;                /* into reply; len 0 = none */
     prpc_any result;               /* into reply */
     /* Asynchronous calls. */
