@@ -788,8 +788,12 @@ static void test_stop_with_retained_connections(void **state)
     assert_int_equal(prpc_client_call_async(c[2], &tw_methods[1], NULL, NULL, tw_park_done, NULL,
                                             NULL, NULL, NULL),
                      PRPC_OK);
-    for (int i = 0; i < 400 && tw_nparked == 0; i++)
+    for (int parked_now = 0, i = 0; i < 400 && parked_now == 0; i++) {
         sleep_ms(5);
+        pthread_mutex_lock(&tw_mu);
+        parked_now = tw_nparked;
+        pthread_mutex_unlock(&tw_mu);
+    }
     pthread_mutex_lock(&tw_mu);
     assert_int_equal(tw_nkept, 3);
     assert_int_equal(tw_nparked, 1);
