@@ -3,16 +3,13 @@
  * Checks every result and prints one line per check; exit status 0 when all
  * pass.
  *
- * The Python server does not know the framework's rpc.ping, which
- * prpc_client_connect sends and requires to succeed; in embed mode connect
- * only sends it and ignores the answer. So this client runs in embed mode,
- * with a thread of its own driving prpc_client_process while the main
- * thread makes synchronous calls.
+ * The Python server does not know the framework's rpc.ping: it answers the
+ * one prpc_client_connect sends with an error, which is enough to show a
+ * live msgpack-rpc peer, so this is an ordinary connected client.
  *
  * usage: py_client ENDPOINT */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,7 +18,6 @@
 #include "pyi_client.h"
 
 static int failures;
-static atomic_bool stop_loop;
 static atomic_uint ticks_seen;
 static atomic_uint tick_order_ok = 1;
 
@@ -30,19 +26,6 @@ static void check(int cond, const char *what)
     printf("  %s %s\n", cond ? "ok  " : "FAIL", what);
     if (!cond)
         failures++;
-}
-
-static void *drive(void *arg)
-{
-    prpc_client *c = arg;
-    struct pollfd p = {(int)prpc_client_fd(c), POLLIN, 0};
-    while (!atomic_load(&stop_loop)) {
-        if (poll(&p, 1, 20) < 0)
-            continue;
-        if (prpc_client_process(c) == PRPC_ERR_CLOSED)
-            break;
-    }
-    return NULL;
 }
 
 static void on_tick(void *user, uint32_t i)
@@ -75,7 +58,6 @@ int main(int argc, char **argv)
         return 2;
     }
     prpc_client_options o = {0};
-    o.embed = true;
     o.connect_timeout_ms = 5000;
     o.default_timeout_ms = 5000;
     prpc_client *c = NULL;
@@ -83,11 +65,6 @@ int main(int argc, char **argv)
     if (st != PRPC_OK) {
         fprintf(stderr, "py_client: cannot connect to %s: %s\n", argv[1], prpc_strerror(st));
         return 3;
-    }
-    pthread_t loop;
-    if (pthread_create(&loop, NULL, drive, c) != 0) {
-        prpc_client_destroy(c);
-        return 1;
     }
     prpc_arena *a = prpc_arena_create(0);
 
@@ -171,8 +148,6 @@ int main(int argc, char **argv)
     check(st != PRPC_OK && strstr(e->message, "no such method") != NULL,
           "a foreign error object (a string) reaches the caller");
 
-    atomic_store(&stop_loop, true);
-    pthread_join(loop, NULL);
     prpc_arena_destroy(a);
     prpc_client_destroy(c);
     printf("%s\n", failures ? "py_client: FAILED" : "py_client: all checks passed");

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,7 +32,6 @@ typedef struct options {
     unsigned long timeout_ms; /* call deadline and connect wait; watch: how long to watch */
     unsigned long count;      /* watch: stop after this many events (0: no bound) */
     bool json;                /* describe: raw JSON */
-    bool any_peer;            /* no rpc.ping check at connect */
 } options;
 
 static int usage(void)
@@ -50,8 +48,6 @@ static int usage(void)
             "                 for watch: how long to watch (default: until SIGINT)\n"
             "  --count N      watch: exit after N events\n"
             "  --json         describe: print the rpc.describe answer as JSON\n"
-            "  --any-peer     connect without requiring rpc.ping to succeed, for\n"
-            "                 msgpack-rpc servers that are not piperpc\n"
             "JSON-ARGS is an array of the parameters ('[\"key\", {\"$bin\":\"aGk=\"}]'); any\n"
             "other JSON value is the single parameter. Binary data is {\"$bin\":\"<base64>\"},\n"
             "an exact 64-bit integer may be written {\"$int\":\"-9223372036854775808\"}.\n"
@@ -267,52 +263,12 @@ static prpc_status print_json(prpc_any v, FILE *f)
     return st;
 }
 
-/* --any-peer: prpc_client_connect insists that rpc.ping succeeds, which a
- * server that is not piperpc answers with an error. In embed mode connect
- * only sends the ping and ignores its answer; this thread then drives the
- * client (prpc_client_process) while the main thread makes its calls. */
-static pthread_t driver;
-static atomic_bool driver_on, driver_quit;
-
-static void *drive(void *arg)
-{
-    prpc_client *c = arg;
-    struct pollfd p = {(int)prpc_client_fd(c), POLLIN, 0};
-    while (!atomic_load(&driver_quit)) {
-        if (poll(&p, 1, 20) < 0 && errno != EINTR)
-            break;
-        if (prpc_client_process(c) == PRPC_ERR_CLOSED)
-            break;
-    }
-    return NULL;
-}
-
-/* Stops the driver thread (if any), then destroys the client. */
-static void client_close(prpc_client *c)
-{
-    if (atomic_load(&driver_on)) {
-        atomic_store(&driver_quit, true);
-        pthread_join(driver, NULL);
-        atomic_store(&driver_on, false);
-    }
-    prpc_client_destroy(c);
-}
-
 static int connect_to(const char *endpoint, const options *o, prpc_client **c)
 {
     prpc_client_options co = {0};
     co.connect_timeout_ms = (uint32_t)o->timeout_ms;
     co.default_timeout_ms = (uint32_t)o->timeout_ms;
-    co.embed = o->any_peer;
     prpc_status st = prpc_client_connect(endpoint, &co, c);
-    if (st == PRPC_OK && o->any_peer) {
-        if (pthread_create(&driver, NULL, drive, *c) != 0) {
-            prpc_client_destroy(*c);
-            fprintf(stderr, "prpc: cannot start a thread\n");
-            return EXIT_CONN;
-        }
-        atomic_store(&driver_on, true);
-    }
     if (st == PRPC_OK)
         return EXIT_OK;
     fprintf(stderr, "prpc: cannot connect to %s: %s\n", endpoint, prpc_strerror(st));
@@ -592,7 +548,7 @@ static int cmd_watch(prpc_client *c, const options *o, const char *method, const
         }
     }
     /* Handlers reference descriptors in the arena: drop them first. */
-    client_close(c);
+    prpc_client_destroy(c);
     prpc_arena_destroy(arena);
     return rc;
 }
@@ -606,14 +562,12 @@ static void log_fn(void *user, prpc_log_level level, const char *msg)
 
 int main(int argc, char **argv)
 {
-    options o = {5000, 0, false, false};
+    options o = {5000, 0, false};
     bool timeout_given = false;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             o.json = true;
-        } else if (strcmp(argv[i], "--any-peer") == 0) {
-            o.any_peer = true;
         } else if (strcmp(argv[i], "--help") == 0) {
             usage();
             return EXIT_OK;
@@ -669,6 +623,6 @@ int main(int argc, char **argv)
         rc = cmd_call(c, &o, rest[0], nrest > 1 ? rest[1] : NULL, true, stdout);
     else
         return cmd_watch(c, &o, nrest > 0 ? rest[0] : NULL, nrest > 1 ? rest[1] : NULL);
-    client_close(c);
+    prpc_client_destroy(c);
     return rc;
 }
