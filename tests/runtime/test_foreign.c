@@ -8,7 +8,9 @@
  *
  * The server here is a raw socket thread with msgpack-c, in message mode
  * (SOCK_SEQPACKET) and byte mode (SOCK_STREAM). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,7 +5,9 @@
  * leader's call cancelled, timed out or failed by destroy frees its thread
  * promptly; a server that goes away fails a waiting leader. Run under TSan
  * (label threads) for the hand-over of the receiver role. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
