@@ -20,6 +20,7 @@
 
 #include "piperpc/alloc.h"
 #include "platform/posix/posix_io.h"
+#include "platform/timer_heap.h"
 
 /* Slots 0 and 1 of the table stand for the eventfd and the timerfd. */
 #define SLOT_EVFD 0u
@@ -284,53 +285,6 @@ static void run_one_task(prpc__iopool *pool)
 
 /* ------------------------------------------------------------ timers */
 
-static void heap_swap(prpc__timer **h, size_t a, size_t b)
-{
-    prpc__timer *t = h[a];
-    h[a] = h[b];
-    h[b] = t;
-    h[a]->heap_index = a;
-    h[b]->heap_index = b;
-}
-
-static void heap_up(prpc__timer **h, size_t i)
-{
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (h[p]->deadline_ms <= h[i]->deadline_ms)
-            break;
-        heap_swap(h, p, i);
-        i = p;
-    }
-}
-
-static void heap_down(prpc__timer **h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && h[l]->deadline_ms < h[m]->deadline_ms)
-            m = l;
-        if (r < n && h[r]->deadline_ms < h[m]->deadline_ms)
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(h, i, m);
-        i = m;
-    }
-}
-
-static void heap_remove(prpc__iopool *pool, prpc__timer *t)
-{
-    size_t i = t->heap_index;
-    size_t last = --pool->heap_len;
-    if (i != last) {
-        heap_swap(pool->heap, i, last);
-        heap_down(pool->heap, pool->heap_len, i);
-        heap_up(pool->heap, i);
-    }
-    t->heap_index = SIZE_MAX;
-}
-
 /* Sets the timerfd to the earliest deadline; pool->lock held. */
 static void tfd_update(prpc__iopool *pool)
 {
@@ -366,8 +320,8 @@ void prpc__timer_schedule(prpc__timer *t, uint64_t deadline_ms)
     prpc__mutex_lock(&pool->lock);
     if (t->heap_index != SIZE_MAX) {
         t->deadline_ms = deadline_ms;
-        heap_down(pool->heap, pool->heap_len, t->heap_index);
-        heap_up(pool->heap, t->heap_index);
+        prpc__heap_down(pool->heap, pool->heap_len, t->heap_index);
+        prpc__heap_up(pool->heap, t->heap_index);
     } else {
         if (pool->heap_len == pool->heap_cap) {
             size_t n = pool->heap_cap ? pool->heap_cap * 2 : 64;
@@ -385,7 +339,7 @@ void prpc__timer_schedule(prpc__timer *t, uint64_t deadline_ms)
         t->deadline_ms = deadline_ms;
         t->heap_index = pool->heap_len;
         pool->heap[pool->heap_len++] = t;
-        heap_up(pool->heap, t->heap_index);
+        prpc__heap_up(pool->heap, t->heap_index);
     }
     tfd_update(pool);
     prpc__mutex_unlock(&pool->lock);
@@ -398,7 +352,7 @@ void prpc__timer_cancel(prpc__timer *t)
         return;
     prpc__mutex_lock(&pool->lock);
     if (t->heap_index != SIZE_MAX) {
-        heap_remove(pool, t);
+        prpc__heap_remove(pool->heap, &pool->heap_len, t);
         tfd_update(pool);
     }
     while (t->running && !pthread_equal(t->runner, pthread_self()))
@@ -417,7 +371,7 @@ static void run_timers(prpc__iopool *pool)
     uint64_t now = prpc__now_ms();
     while (pool->heap_len > 0 && pool->heap[0]->deadline_ms <= now) {
         prpc__timer *t = pool->heap[0];
-        heap_remove(pool, t);
+        prpc__heap_remove(pool->heap, &pool->heap_len, t);
         t->running = true;
         t->runner = pthread_self();
         prpc__mutex_unlock(&pool->lock);

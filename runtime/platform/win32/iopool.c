@@ -8,6 +8,7 @@
 
 #include "piperpc/alloc.h"
 #include "platform/win32/win32_io.h"
+#include "platform/timer_heap.h"
 
 enum {
     KEY_IO = 1,     /* an overlapped operation; the OVERLAPPED is a struct wio */
@@ -78,53 +79,6 @@ void prpc__task_post(prpc__iopool *pool, prpc__task *task, prpc__task_fn fn, voi
 
 /* ------------------------------------------------------------ timers */
 
-static void heap_swap(prpc__timer **h, size_t a, size_t b)
-{
-    prpc__timer *t = h[a];
-    h[a] = h[b];
-    h[b] = t;
-    h[a]->heap_index = a;
-    h[b]->heap_index = b;
-}
-
-static void heap_up(prpc__timer **h, size_t i)
-{
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (h[p]->deadline_ms <= h[i]->deadline_ms)
-            break;
-        heap_swap(h, p, i);
-        i = p;
-    }
-}
-
-static void heap_down(prpc__timer **h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && h[l]->deadline_ms < h[m]->deadline_ms)
-            m = l;
-        if (r < n && h[r]->deadline_ms < h[m]->deadline_ms)
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(h, i, m);
-        i = m;
-    }
-}
-
-static void heap_remove(prpc__iopool *pool, prpc__timer *t)
-{
-    size_t i = t->heap_index;
-    size_t last = --pool->heap_len;
-    if (i != last) {
-        heap_swap(pool->heap, i, last);
-        heap_down(pool->heap, pool->heap_len, i);
-        heap_up(pool->heap, i);
-    }
-    t->heap_index = SIZE_MAX;
-}
-
 void prpc__timer_init(prpc__timer *t, prpc__iopool *pool, prpc__timer_fn fn, void *user)
 {
     memset(t, 0, sizeof *t);
@@ -140,8 +94,8 @@ void prpc__timer_schedule(prpc__timer *t, uint64_t deadline_ms)
     prpc__mutex_lock(&pool->lock);
     if (t->heap_index != SIZE_MAX) {
         t->deadline_ms = deadline_ms;
-        heap_down(pool->heap, pool->heap_len, t->heap_index);
-        heap_up(pool->heap, t->heap_index);
+        prpc__heap_down(pool->heap, pool->heap_len, t->heap_index);
+        prpc__heap_up(pool->heap, t->heap_index);
     } else {
         if (pool->heap_len == pool->heap_cap) {
             size_t n = pool->heap_cap ? pool->heap_cap * 2 : 64;
@@ -159,7 +113,7 @@ void prpc__timer_schedule(prpc__timer *t, uint64_t deadline_ms)
         t->deadline_ms = deadline_ms;
         t->heap_index = pool->heap_len;
         pool->heap[pool->heap_len++] = t;
-        heap_up(pool->heap, t->heap_index);
+        prpc__heap_up(pool->heap, t->heap_index);
     }
     if (pool->heap[0] == t)
         prpc__cond_signal(&pool->timer_wake);
@@ -173,7 +127,7 @@ void prpc__timer_cancel(prpc__timer *t)
         return;
     prpc__mutex_lock(&pool->lock);
     if (t->heap_index != SIZE_MAX)
-        heap_remove(pool, t);
+        prpc__heap_remove(pool->heap, &pool->heap_len, t);
     while (t->running && t->runner != GetCurrentThreadId())
         prpc__cond_wait(&pool->timer_done, &pool->lock);
     prpc__mutex_unlock(&pool->lock);
@@ -207,7 +161,7 @@ static void run_timers(prpc__iopool *pool)
     uint64_t now = prpc__now_ms();
     while (pool->heap_len > 0 && pool->heap[0]->deadline_ms <= now) {
         prpc__timer *t = pool->heap[0];
-        heap_remove(pool, t);
+        prpc__heap_remove(pool->heap, &pool->heap_len, t);
         t->running = true;
         t->runner = GetCurrentThreadId();
         prpc__mutex_unlock(&pool->lock);
