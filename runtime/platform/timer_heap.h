@@ -6,9 +6,11 @@
 #ifndef PRPC_PLATFORM_TIMER_HEAP_H
 #define PRPC_PLATFORM_TIMER_HEAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "piperpc/alloc.h"
 #include "platform/platform.h"
 
 static inline void prpc__heap_swap(prpc__timer **h, size_t a, size_t b)
@@ -59,6 +61,33 @@ static inline void prpc__heap_remove(prpc__timer **h, size_t *len, prpc__timer *
         prpc__heap_up(h, i);
     }
     t->heap_index = SIZE_MAX;
+}
+
+/* Schedules t to fire at deadline_ms: moves it if it is in the heap, else
+ * inserts it, growing the array (*heap of *cap entries, *len used). Returns
+ * false, leaving t unscheduled, when the array cannot grow. */
+static inline bool prpc__heap_schedule(prpc__timer ***heap, size_t *len, size_t *cap,
+                                       prpc__timer *t, uint64_t deadline_ms)
+{
+    if (t->heap_index != SIZE_MAX) {
+        t->deadline_ms = deadline_ms;
+        prpc__heap_down(*heap, *len, t->heap_index);
+        prpc__heap_up(*heap, t->heap_index);
+        return true;
+    }
+    if (*len == *cap) {
+        size_t n = *cap ? *cap * 2 : 64;
+        prpc__timer **h = prpc_realloc(*heap, n * sizeof *h);
+        if (h == NULL)
+            return false;
+        *heap = h;
+        *cap = n;
+    }
+    t->deadline_ms = deadline_ms;
+    t->heap_index = *len;
+    (*heap)[(*len)++] = t;
+    prpc__heap_up(*heap, t->heap_index);
+    return true;
 }
 
 #endif /* PRPC_PLATFORM_TIMER_HEAP_H */

@@ -318,28 +318,12 @@ void prpc__timer_schedule(prpc__timer *t, uint64_t deadline_ms)
 {
     prpc__iopool *pool = t->pool;
     prpc__mutex_lock(&pool->lock);
-    if (t->heap_index != SIZE_MAX) {
-        t->deadline_ms = deadline_ms;
-        prpc__heap_down(pool->heap, pool->heap_len, t->heap_index);
-        prpc__heap_up(pool->heap, t->heap_index);
-    } else {
-        if (pool->heap_len == pool->heap_cap) {
-            size_t n = pool->heap_cap ? pool->heap_cap * 2 : 64;
-            prpc__timer **h = prpc_realloc(pool->heap, n * sizeof *h);
-            if (h == NULL) {
-                /* Without memory the timer cannot be kept; firing it at
-                 * once is the safe side for every timeout in piperpc. */
-                prpc__mutex_unlock(&pool->lock);
-                t->fn(t->user);
-                return;
-            }
-            pool->heap = h;
-            pool->heap_cap = n;
-        }
-        t->deadline_ms = deadline_ms;
-        t->heap_index = pool->heap_len;
-        pool->heap[pool->heap_len++] = t;
-        prpc__heap_up(pool->heap, t->heap_index);
+    if (!prpc__heap_schedule(&pool->heap, &pool->heap_len, &pool->heap_cap, t, deadline_ms)) {
+        /* Without memory the timer cannot be kept; firing it at once is the
+         * safe side for every timeout in piperpc. */
+        prpc__mutex_unlock(&pool->lock);
+        t->fn(t->user);
+        return;
     }
     tfd_update(pool);
     prpc__mutex_unlock(&pool->lock);
