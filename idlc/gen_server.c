@@ -406,25 +406,7 @@ static void write_source(gen_ctx *g)
     gen_nl(b);
     gen_line(b, 0, "#include \"%s_server.h\"", g->file->stem);
     gen_nl(b);
-    gen_ctype_set set = {0};
-    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next) {
-        if (d->kind != IDLC_DECL_INTERFACE)
-            continue;
-        for (int e = 0; e < 2; e++)
-            for (const idlc_method *m = e ? d->u.interface_.events : d->u.interface_.methods;
-                 m != NULL; m = m->next) {
-                gen_collect(g, &set, m->ret, d->module, GEN_ENC);
-                for (const idlc_param *p = m->params; p != NULL; p = p->next) {
-                    unsigned dirs = e ? GEN_ENC
-                                  : p->dir == IDLC_DIR_IN  ? GEN_DEC
-                                  : p->dir == IDLC_DIR_OUT ? GEN_ENC
-                                                           : GEN_ENC | GEN_DEC;
-                    gen_collect(g, &set, p->type, d->module, dirs);
-                }
-            }
-    }
-    gen_constructed_codecs(g, &set);
-    gen_ctype_set_free(&set);
+    gen_interface_codecs(g, true);
     for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next)
         if (d->kind == IDLC_DECL_INTERFACE)
             source_interface(g, d);

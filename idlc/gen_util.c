@@ -902,3 +902,29 @@ idlc_result gen_write(gen_ctx *g, const char *out_dir, const char *name)
         return IDLC_ERR_IO;
     return idlc_write_file_atomic(g->ctx, path, g->out.p ? g->out.p : "", g->out.len);
 }
+
+void gen_interface_codecs(gen_ctx *g, bool server)
+{
+    gen_ctype_set set = {0};
+    for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next) {
+        if (d->kind != IDLC_DECL_INTERFACE)
+            continue;
+        for (int e = 0; e < 2; e++)
+            for (const idlc_method *m = e ? d->u.interface_.events : d->u.interface_.methods;
+                 m != NULL; m = m->next) {
+                /* Directions as the client sees them; the server mirrors them. */
+                gen_collect(g, &set, m->ret, d->module, server ? GEN_ENC : GEN_DEC);
+                for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+                    unsigned dirs = e ? GEN_DEC
+                                  : p->dir == IDLC_DIR_IN  ? GEN_ENC
+                                  : p->dir == IDLC_DIR_OUT ? GEN_DEC
+                                                           : GEN_ENC | GEN_DEC;
+                    if (server && dirs != (GEN_ENC | GEN_DEC))
+                        dirs ^= GEN_ENC | GEN_DEC;
+                    gen_collect(g, &set, p->type, d->module, dirs);
+                }
+            }
+    }
+    gen_constructed_codecs(g, &set);
+    gen_ctype_set_free(&set);
+}

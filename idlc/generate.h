@@ -135,6 +135,11 @@ void gen_ctype_set_free(gen_ctype_set *set);
 /* Emits static encode/decode functions for every constructed type in set
  * (prototypes first, so recursive types work). */
 void gen_constructed_codecs(gen_ctx *g, const gen_ctype_set *set);
+/* Emits the codecs of every constructed type the interfaces of the file
+ * use, in the directions one side needs: the client encodes what it sends
+ * (in and inout parameters) and decodes what it receives (results, out and
+ * inout parameters, events); the server the other way round. */
+void gen_interface_codecs(gen_ctx *g, bool server);
 
 /* ---------------------------------------------------------- signature */
 
