@@ -10,6 +10,7 @@
 
 #include "ctx.h"
 #include "table.h"
+#include "text.h"
 
 /* Limits, documented in docs/idl.md. */
 #define MAX_ARRAY_SIZE 65536u          /* elements of a fixed array */
@@ -62,40 +63,11 @@ static void put_state(checker *ck, idlc_table *t, const void *key, uintptr_t v)
 /* ------------------------------------------------------------------ */
 /* Growable strings for signatures.                                    */
 
-typedef struct sbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool failed;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->failed = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_num(sbuf *b, uint64_t v, bool negative)
+static void sb_num(idlc_text *b, uint64_t v, bool negative)
 {
     char tmp[32];
     snprintf(tmp, sizeof(tmp), "%s%" PRIu64, negative ? "-" : "", v);
-    sb_put(b, tmp);
+    idlc_text_puts(b, tmp);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1191,56 +1163,56 @@ static void reach_add(checker *ck, reach *r, idlc_decl *d)
     r->items[r->count++] = d;
 }
 
-static void type_sig(checker *ck, sbuf *b, const idlc_type *t, reach *r, int depth)
+static void type_sig(checker *ck, idlc_text *b, const idlc_type *t, reach *r, int depth)
 {
     if (!t || depth > MAX_VALUE_DEPTH + MAX_TYPE_DEPTH) {
-        sb_put(b, "?");
+        idlc_text_puts(b, "?");
         return;
     }
     switch (t->kind) {
     case IDLC_TYPE_NAMED:
         if (!t->target) {
-            sb_put(b, "?");
+            idlc_text_puts(b, "?");
         } else if (t->target->kind == IDLC_DECL_TYPEDEF) {
             if (r) /* typedefs are transparent on the wire */
                 type_sig(ck, b, t->target->u.typedef_.type, r, depth + 1);
             else
-                sb_put(b, t->target->qualified_name);
+                idlc_text_puts(b, t->target->qualified_name);
         } else {
-            sb_put(b, t->target->qualified_name);
+            idlc_text_puts(b, t->target->qualified_name);
             if (r)
                 reach_add(ck, r, t->target);
         }
         return;
     case IDLC_TYPE_SEQUENCE:
-        sb_put(b, "sequence<");
+        idlc_text_puts(b, "sequence<");
         type_sig(ck, b, t->elem, r, depth + 1);
         if (t->size_expr) {
-            sb_put(b, ", ");
+            idlc_text_puts(b, ", ");
             sb_num(b, t->size, false);
         }
-        sb_put(b, ">");
+        idlc_text_puts(b, ">");
         return;
     case IDLC_TYPE_MAP:
-        sb_put(b, "map<");
+        idlc_text_puts(b, "map<");
         type_sig(ck, b, t->key, r, depth + 1);
-        sb_put(b, ", ");
+        idlc_text_puts(b, ", ");
         type_sig(ck, b, t->elem, r, depth + 1);
-        sb_put(b, ">");
+        idlc_text_puts(b, ">");
         return;
     case IDLC_TYPE_OPTIONAL:
-        sb_put(b, "optional<");
+        idlc_text_puts(b, "optional<");
         type_sig(ck, b, t->elem, r, depth + 1);
-        sb_put(b, ">");
+        idlc_text_puts(b, ">");
         return;
     case IDLC_TYPE_ARRAY:
         type_sig(ck, b, t->elem, r, depth + 1);
-        sb_put(b, "[");
+        idlc_text_puts(b, "[");
         sb_num(b, t->size, false);
-        sb_put(b, "]");
+        idlc_text_puts(b, "]");
         return;
     default:
-        sb_put(b, idlc_type_kind_name(t->kind));
+        idlc_text_puts(b, idlc_type_kind_name(t->kind));
         return;
     }
 }
@@ -1253,39 +1225,39 @@ static const char *dir_name(idlc_param_dir d)
 /* The readable signature: "u64 put(in string key, in bytes value) raises (kv.Error)". */
 static void method_sig(checker *ck, idlc_method *m)
 {
-    sbuf b = {0};
+    idlc_text b = {0};
     if (m->is_event) {
-        sb_put(&b, "event ");
+        idlc_text_puts(&b, "event ");
     } else {
         if (m->oneway)
-            sb_put(&b, "oneway ");
+            idlc_text_puts(&b, "oneway ");
         type_sig(ck, &b, m->ret, NULL, 0);
-        sb_put(&b, " ");
+        idlc_text_puts(&b, " ");
     }
-    sb_put(&b, m->name);
-    sb_put(&b, "(");
+    idlc_text_puts(&b, m->name);
+    idlc_text_puts(&b, "(");
     for (idlc_param *p = m->params; p; p = p->next) {
         if (!m->is_event) {
-            sb_put(&b, dir_name(p->dir));
-            sb_put(&b, " ");
+            idlc_text_puts(&b, dir_name(p->dir));
+            idlc_text_puts(&b, " ");
         }
         type_sig(ck, &b, p->type, NULL, 0);
-        sb_put(&b, " ");
-        sb_put(&b, p->name);
+        idlc_text_puts(&b, " ");
+        idlc_text_puts(&b, p->name);
         if (p->next)
-            sb_put(&b, ", ");
+            idlc_text_puts(&b, ", ");
     }
-    sb_put(&b, ")");
+    idlc_text_puts(&b, ")");
     if (m->raises) {
-        sb_put(&b, " raises (");
-        sb_put(&b, m->raises->qualified_name);
-        sb_put(&b, ")");
+        idlc_text_puts(&b, " raises (");
+        idlc_text_puts(&b, m->raises->qualified_name);
+        idlc_text_puts(&b, ")");
     }
     if (b.failed)
         ck->ctx->oom = true;
     else
         m->signature = idlc_strndup(ck->ctx, b.p ? b.p : "", b.len);
-    free(b.p);
+    idlc_text_free(&b);
 }
 
 static int cmp_decl_qname(const void *a, const void *b)
@@ -1298,41 +1270,41 @@ static int cmp_decl_qname(const void *a, const void *b)
  * its own). */
 static void interface_sig(checker *ck, idlc_decl *d)
 {
-    sbuf b = {0};
+    idlc_text b = {0};
     reach r = {0};
     idlc__table_init(&r.seen, true);
-    sb_put(&b, "interface ");
-    sb_put(&b, d->qualified_name);
-    sb_put(&b, "\n");
+    idlc_text_puts(&b, "interface ");
+    idlc_text_puts(&b, d->qualified_name);
+    idlc_text_puts(&b, "\n");
     for (int pass = 0; pass < 2; pass++) {
         for (idlc_method *m = pass ? d->u.interface_.events : d->u.interface_.methods; m; m = m->next) {
-            sb_put(&b, m->is_event ? "event " : m->oneway ? "oneway " : "method ");
-            sb_put(&b, m->wire_name ? m->wire_name : "?");
-            sb_put(&b, "(");
+            idlc_text_puts(&b, m->is_event ? "event " : m->oneway ? "oneway " : "method ");
+            idlc_text_puts(&b, m->wire_name ? m->wire_name : "?");
+            idlc_text_puts(&b, "(");
             for (idlc_param *p = m->params; p; p = p->next) {
-                sb_put(&b, dir_name(p->dir));
-                sb_put(&b, " ");
+                idlc_text_puts(&b, dir_name(p->dir));
+                idlc_text_puts(&b, " ");
                 type_sig(ck, &b, p->type, &r, 0);
                 if (p->next)
-                    sb_put(&b, ", ");
+                    idlc_text_puts(&b, ", ");
             }
-            sb_put(&b, ")");
+            idlc_text_puts(&b, ")");
             if (!m->is_event) {
-                sb_put(&b, " -> ");
+                idlc_text_puts(&b, " -> ");
                 type_sig(ck, &b, m->ret, &r, 0);
             }
             if (m->raises) {
-                sb_put(&b, " raises ");
-                sb_put(&b, m->raises->qualified_name);
+                idlc_text_puts(&b, " raises ");
+                idlc_text_puts(&b, m->raises->qualified_name);
                 reach_add(ck, &r, m->raises);
             }
-            sb_put(&b, "\n");
+            idlc_text_puts(&b, "\n");
         }
     }
     /* Expanding a definition may reach more: r.count grows as we go. */
     for (size_t i = 0; i < r.count; i++) {
         idlc_decl *t = r.items[i];
-        sbuf tmp = {0};
+        idlc_text tmp = {0};
         if (t->kind == IDLC_DECL_STRUCT) {
             for (idlc_field *f = t->u.struct_.fields; f; f = f->next)
                 type_sig(ck, &tmp, f->type, &r, 0);
@@ -1340,50 +1312,50 @@ static void interface_sig(checker *ck, idlc_decl *d)
             for (idlc_union_case *c = t->u.union_.cases; c; c = c->next)
                 type_sig(ck, &tmp, c->type, &r, 0);
         }
-        free(tmp.p);
+        idlc_text_free(&tmp);
     }
     if (r.count)
         qsort(r.items, r.count, sizeof(*r.items), cmp_decl_qname);
     for (size_t i = 0; i < r.count; i++) {
         idlc_decl *t = r.items[i];
-        sb_put(&b, decl_kind_name(t->kind));
-        sb_put(&b, " ");
-        sb_put(&b, t->qualified_name);
+        idlc_text_puts(&b, decl_kind_name(t->kind));
+        idlc_text_puts(&b, " ");
+        idlc_text_puts(&b, t->qualified_name);
         if (t->kind == IDLC_DECL_ENUM) {
-            sb_put(&b, " {");
+            idlc_text_puts(&b, " {");
             for (idlc_enumerator *e = t->u.enum_.items; e; e = e->next) {
-                sb_put(&b, " ");
+                idlc_text_puts(&b, " ");
                 sb_num(&b, e->value < 0 ? 0 - (uint64_t)e->value : (uint64_t)e->value, e->value < 0);
             }
-            sb_put(&b, " }\n");
+            idlc_text_puts(&b, " }\n");
         } else if (t->kind == IDLC_DECL_STRUCT) {
-            sb_put(&b, " {");
+            idlc_text_puts(&b, " {");
             for (idlc_field *f = t->u.struct_.fields; f; f = f->next) {
-                sb_put(&b, " ");
+                idlc_text_puts(&b, " ");
                 type_sig(ck, &b, f->type, &r, 0);
-                sb_put(&b, ";");
+                idlc_text_puts(&b, ";");
             }
-            sb_put(&b, " }\n");
+            idlc_text_puts(&b, " }\n");
         } else if (t->kind == IDLC_DECL_UNION) {
-            sb_put(&b, " switch (");
-            sb_put(&b, t->u.union_.discriminator_enum ? t->u.union_.discriminator_enum->qualified_name : "?");
-            sb_put(&b, ") {");
+            idlc_text_puts(&b, " switch (");
+            idlc_text_puts(&b, t->u.union_.discriminator_enum ? t->u.union_.discriminator_enum->qualified_name : "?");
+            idlc_text_puts(&b, ") {");
             for (idlc_union_case *c = t->u.union_.cases; c; c = c->next) {
-                sb_put(&b, " case ");
+                idlc_text_puts(&b, " case ");
                 int64_t v = c->enumerator ? c->enumerator->value : 0;
                 sb_num(&b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
-                sb_put(&b, ": ");
+                idlc_text_puts(&b, ": ");
                 type_sig(ck, &b, c->type, &r, 0);
-                sb_put(&b, ";");
+                idlc_text_puts(&b, ";");
             }
-            sb_put(&b, " }\n");
+            idlc_text_puts(&b, " }\n");
         }
     }
     if (b.failed)
         ck->ctx->oom = true;
     else
         d->u.interface_.signature = idlc_strndup(ck->ctx, b.p ? b.p : "", b.len);
-    free(b.p);
+    idlc_text_free(&b);
     free(r.items);
     idlc__table_free(&r.seen);
 }

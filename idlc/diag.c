@@ -7,68 +7,9 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "text.h"
 
 /* A growable text buffer for one diagnostic. */
-typedef struct dbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool failed;
-} dbuf;
-
-static void dbuf_put(dbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->failed = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void dbuf_vprintf(dbuf *b, const char *fmt, va_list ap)
-{
-    char small[512];
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(small, sizeof(small), fmt, ap2);
-    va_end(ap2);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof(small)) {
-        dbuf_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->failed = true;
-        return;
-    }
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    dbuf_put(b, big, (size_t)n);
-    free(big);
-}
-
-static void dbuf_printf(dbuf *b, const char *fmt, ...) IDLC_PRINTF(2, 3);
-static void dbuf_printf(dbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    dbuf_vprintf(b, fmt, ap);
-    va_end(ap);
-}
-
 static void emit(idlc_ctx *ctx, const char *text)
 {
     if (ctx->opts.diag)
@@ -79,7 +20,7 @@ static void emit(idlc_ctx *ctx, const char *text)
 
 /* The source line, with control characters other than tab shown as spaces
  * so the terminal stays sane, then the underline. */
-static void put_excerpt(idlc_ctx *ctx, dbuf *b, const idlc_loc *loc)
+static void put_excerpt(idlc_ctx *ctx, idlc_text *b, const idlc_loc *loc)
 {
     size_t len = 0;
     const char *line = idlc__source_line(ctx, loc->file, loc->line, &len);
@@ -88,9 +29,9 @@ static void put_excerpt(idlc_ctx *ctx, dbuf *b, const idlc_loc *loc)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         char out = (c < 0x20 && c != '\t') || c == 0x7f ? ' ' : (char)c;
-        dbuf_put(b, &out, 1);
+        idlc_text_put(b, &out, 1);
     }
-    dbuf_put(b, "\n", 1);
+    idlc_text_put(b, "\n", 1);
     size_t col = loc->col > 0 ? (size_t)loc->col : 1;
     size_t end;
     if (loc->end_line == loc->line && loc->end_col >= loc->col)
@@ -102,31 +43,31 @@ static void put_excerpt(idlc_ctx *ctx, dbuf *b, const idlc_loc *loc)
     if (end > len)
         end = len > col ? len : col; /* end of file or of line: at least a caret */
     for (size_t i = 1; i < col; i++)
-        dbuf_put(b, i - 1 < len && line[i - 1] == '\t' ? "\t" : " ", 1);
-    dbuf_put(b, "^", 1);
+        idlc_text_put(b, i - 1 < len && line[i - 1] == '\t' ? "\t" : " ", 1);
+    idlc_text_put(b, "^", 1);
     for (size_t i = col + 1; i <= end; i++)
-        dbuf_put(b, "~", 1);
-    dbuf_put(b, "\n", 1);
+        idlc_text_put(b, "~", 1);
+    idlc_text_put(b, "\n", 1);
 }
 
 static void report(idlc_ctx *ctx, const char *kind, const idlc_loc *loc, const char *fmt, va_list ap)
 {
-    dbuf b = {0};
+    idlc_text b = {0};
     if (loc && loc->file && loc->line > 0)
-        dbuf_printf(&b, "%s:%d:%d: %s: ", loc->file, loc->line, loc->col, kind);
+        idlc_text_printf(&b, "%s:%d:%d: %s: ", loc->file, loc->line, loc->col, kind);
     else if (loc && loc->file)
-        dbuf_printf(&b, "%s: %s: ", loc->file, kind);
+        idlc_text_printf(&b, "%s: %s: ", loc->file, kind);
     else
-        dbuf_printf(&b, "idlc: %s: ", kind);
-    dbuf_vprintf(&b, fmt, ap);
-    dbuf_put(&b, "\n", 1);
+        idlc_text_printf(&b, "idlc: %s: ", kind);
+    idlc_text_vprintf(&b, fmt, ap);
+    idlc_text_put(&b, "\n", 1);
     if (loc && loc->file && loc->line > 0)
         put_excerpt(ctx, &b, loc);
     if (!b.failed && b.p)
         emit(ctx, b.p);
     else
         ctx->oom = true;
-    free(b.p);
+    idlc_text_free(&b);
 }
 
 void idlc_verror(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, va_list ap)

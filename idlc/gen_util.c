@@ -12,59 +12,19 @@
 
 void gen_buf_free(gen_buf *b)
 {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-static bool reserve(gen_buf *b, size_t more)
-{
-    if (b->failed)
-        return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-        b->failed = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
+    idlc_text_free(b);
 }
 
 void gen_puts(gen_buf *b, const char *s)
 {
-    size_t n = strlen(s);
-    if (!reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-static void gen_vprintf(gen_buf *b, const char *fmt, va_list ap)
-{
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if (!reserve(b, (size_t)n))
-        return;
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    b->len += (size_t)n;
+    idlc_text_puts(b, s);
 }
 
 void gen_printf(gen_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    gen_vprintf(b, fmt, ap);
+    idlc_text_vprintf(b, fmt, ap);
     va_end(ap);
 }
 
@@ -74,7 +34,7 @@ void gen_line(gen_buf *b, int ind, const char *fmt, ...)
         gen_puts(b, "    ");
     va_list ap;
     va_start(ap, fmt);
-    gen_vprintf(b, fmt, ap);
+    idlc_text_vprintf(b, fmt, ap);
     va_end(ap);
     gen_puts(b, "\n");
 }

@@ -14,18 +14,14 @@
 #include <stdint.h>
 
 #include "idlc.h"
+#include "text.h"
 #include "piperpc/version.h"
 
 /* idlc is versioned with the runtime it generates code for. */
 #define PIPERPC_IDLC_VERSION PRPC_VERSION_STRING
 
-/* A growing text buffer; `failed` sticks on out of memory. */
-typedef struct gen_buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool failed;
-} gen_buf;
+/* Generated files are built in the shared text buffer (text.h). */
+typedef idlc_text gen_buf;
 
 void gen_buf_free(gen_buf *b);
 void gen_puts(gen_buf *b, const char *s);
