@@ -91,6 +91,15 @@ typedef struct prpc__err {
     char msg[256];
 } prpc__err;
 
+/* Formats a message into err; a NULL err is allowed and ignored. */
+void prpc__set_err(prpc__err *err, const char *fmt, ...)
+#if defined(__MINGW32__) && !defined(__clang__) /* mingw gcc's printf means ms_printf (no %zu) */
+    __attribute__((format(gnu_printf, 2, 3)))
+#elif defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* ------------------------------------------------------------- addresses */
 
 typedef enum prpc__addr_kind {

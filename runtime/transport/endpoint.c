@@ -6,16 +6,6 @@
 
 #include "transport/transport.h"
 
-void prpc__set_err_msg(prpc__err *err, const char *fmt, ...)
-{
-    if (err == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
 static const prpc__transport *const transports[] = {
     &prpc__transport_pipe,
     &prpc__transport_unix,
@@ -35,7 +25,7 @@ prpc_status prpc__endpoint_mode(const char *q, prpc__chan_mode *mode, prpc__err 
         *mode = PRPC__CHAN_MESSAGE;
         return PRPC_OK;
     }
-    prpc__set_err_msg(err, "unknown endpoint option '%s' (expected ?mode=byte or ?mode=message)", q);
+    prpc__set_err(err, "unknown endpoint option '%s' (expected ?mode=byte or ?mode=message)", q);
     return PRPC_ERR_INVALID_ARG;
 }
 
@@ -43,13 +33,13 @@ prpc_status prpc__endpoint_parse(const char *endpoint, prpc__addr *addr,
                                  const prpc__transport **tp, prpc__err *err)
 {
     if (endpoint == NULL || addr == NULL || tp == NULL) {
-        prpc__set_err_msg(err, "no endpoint given");
+        prpc__set_err(err, "no endpoint given");
         return PRPC_ERR_INVALID_ARG;
     }
     memset(addr, 0, sizeof *addr);
     *tp = NULL;
     if (endpoint[0] == '\0') {
-        prpc__set_err_msg(err, "empty endpoint");
+        prpc__set_err(err, "empty endpoint");
         return PRPC_ERR_INVALID_ARG;
     }
     /* A Windows pipe path names a local pipe the same way pipe:NAME does. */
@@ -59,19 +49,19 @@ prpc_status prpc__endpoint_parse(const char *endpoint, prpc__addr *addr,
         return prpc__transport_pipe.parse(endpoint + sizeof local_pipe - 1, addr, err);
     }
     if (strncmp(endpoint, "\\\\", 2) == 0 || strncmp(endpoint, "pipe://", 7) == 0) {
-        prpc__set_err_msg(err, "'%s' names a pipe on another machine; remote pipes exist only on "
+        prpc__set_err(err, "'%s' names a pipe on another machine; remote pipes exist only on "
                                "Windows: use tcp:HOST:PORT", endpoint);
         return PRPC_ERR_NOT_SUPPORTED;
     }
     const char *colon = strchr(endpoint, ':');
     if (colon == NULL) {
-        prpc__set_err_msg(err, "endpoint '%s' has no scheme (expected pipe:, unix:, tcp: or stdio:)",
+        prpc__set_err(err, "endpoint '%s' has no scheme (expected pipe:, unix:, tcp: or stdio:)",
                           endpoint);
         return PRPC_ERR_INVALID_ARG;
     }
     size_t slen = (size_t)(colon - endpoint);
     if (slen == 3 && strncmp(endpoint, "shm", 3) == 0) {
-        prpc__set_err_msg(err, "shm: endpoints are not supported yet; use pipe:NAME");
+        prpc__set_err(err, "shm: endpoints are not supported yet; use pipe:NAME");
         return PRPC_ERR_NOT_SUPPORTED;
     }
     for (size_t i = 0; i < sizeof transports / sizeof transports[0]; i++) {
@@ -83,7 +73,7 @@ prpc_status prpc__endpoint_parse(const char *endpoint, prpc__addr *addr,
             return st;
         }
     }
-    prpc__set_err_msg(err, "unknown endpoint scheme '%.*s' (expected pipe:, unix:, tcp: or stdio:)",
+    prpc__set_err(err, "unknown endpoint scheme '%.*s' (expected pipe:, unix:, tcp: or stdio:)",
                       (int)(slen > 32 ? 32 : slen), endpoint);
     return PRPC_ERR_INVALID_ARG;
 }

@@ -10,15 +10,15 @@ static prpc_status pipe_parse(const char *rest, prpc__addr *addr, prpc__err *err
     const char *q = strchr(rest, '?');
     size_t len = q ? (size_t)(q - rest) : strlen(rest);
     if (len == 0) {
-        prpc__set_err_msg(err, "pipe: needs a name (pipe:NAME)");
+        prpc__set_err(err, "pipe: needs a name (pipe:NAME)");
         return PRPC_ERR_INVALID_ARG;
     }
     if (len > PRPC__NAME_MAX) {
-        prpc__set_err_msg(err, "pipe name is %zu bytes; the limit is %d", len, PRPC__NAME_MAX);
+        prpc__set_err(err, "pipe name is %zu bytes; the limit is %d", len, PRPC__NAME_MAX);
         return PRPC_ERR_INVALID_ARG;
     }
     if (rest[0] == '.') {
-        prpc__set_err_msg(err, "pipe name may not start with '.'");
+        prpc__set_err(err, "pipe name may not start with '.'");
         return PRPC_ERR_INVALID_ARG;
     }
     for (size_t i = 0; i < len; i++) {
@@ -26,13 +26,13 @@ static prpc_status pipe_parse(const char *rest, prpc__addr *addr, prpc__err *err
         /* The name becomes a file name: no separators, no control bytes,
          * no spaces (they make for unusable command lines). */
         if (ch == '/' || ch == '\\' || ch <= ' ' || ch == 0x7f) {
-            prpc__set_err_msg(err, "pipe name may not contain '%s'",
+            prpc__set_err(err, "pipe name may not contain '%s'",
                               ch == '/' ? "/" : ch == '\\' ? "\\" : "control characters or spaces");
             return PRPC_ERR_INVALID_ARG;
         }
     }
     if (len >= 5 && memcmp(rest + len - 5, ".lock", 5) == 0) {
-        prpc__set_err_msg(err, "pipe name may not end in '.lock' (reserved for lock files)");
+        prpc__set_err(err, "pipe name may not end in '.lock' (reserved for lock files)");
         return PRPC_ERR_INVALID_ARG;
     }
     addr->kind = PRPC__ADDR_PIPE;

@@ -9,7 +9,7 @@
 static prpc_status stdio_parse(const char *rest, prpc__addr *addr, prpc__err *err)
 {
     if (strlen(rest) >= sizeof addr->name) {
-        prpc__set_err_msg(err, "stdio: program path too long");
+        prpc__set_err(err, "stdio: program path too long");
         return PRPC_ERR_INVALID_ARG;
     }
     addr->kind = PRPC__ADDR_STDIO;
@@ -33,7 +33,7 @@ static prpc_status stdio_dial(prpc__iopool *pool, const prpc__addr *addr,
     if (opts != NULL && opts->argv != NULL && opts->argv[0] != NULL)
         return prpc__pconn_spawn(pool, opts->argv, out, err);
     if (addr->name[0] == '\0') {
-        prpc__set_err_msg(err, "stdio: a client needs a program to spawn (stdio:PROGRAM or argv "
+        prpc__set_err(err, "stdio: a client needs a program to spawn (stdio:PROGRAM or argv "
                                "in the options)");
         return PRPC_ERR_INVALID_ARG;
     }

@@ -13,7 +13,7 @@ static prpc_status tcp_parse(const char *rest, prpc__addr *addr, prpc__err *err)
     if (rest[0] == '[') {
         const char *close = strchr(rest, ']');
         if (close == NULL || close[1] != ':') {
-            prpc__set_err_msg(err, "tcp: an IPv6 address is written [ADDR]:PORT");
+            prpc__set_err(err, "tcp: an IPv6 address is written [ADDR]:PORT");
             return PRPC_ERR_INVALID_ARG;
         }
         host = rest + 1;
@@ -22,31 +22,31 @@ static prpc_status tcp_parse(const char *rest, prpc__addr *addr, prpc__err *err)
     } else {
         const char *colon = strrchr(rest, ':');
         if (colon == NULL) {
-            prpc__set_err_msg(err, "tcp: needs HOST:PORT");
+            prpc__set_err(err, "tcp: needs HOST:PORT");
             return PRPC_ERR_INVALID_ARG;
         }
         if (memchr(rest, ':', (size_t)(colon - rest)) != NULL) {
-            prpc__set_err_msg(err, "tcp: put an IPv6 address in brackets: tcp:[ADDR]:PORT");
+            prpc__set_err(err, "tcp: put an IPv6 address in brackets: tcp:[ADDR]:PORT");
             return PRPC_ERR_INVALID_ARG;
         }
         hlen = (size_t)(colon - rest);
         port = colon + 1;
     }
     if (hlen == 0) {
-        prpc__set_err_msg(err, "tcp: needs a host (for example tcp:127.0.0.1:7000)");
+        prpc__set_err(err, "tcp: needs a host (for example tcp:127.0.0.1:7000)");
         return PRPC_ERR_INVALID_ARG;
     }
     if (hlen >= sizeof addr->name) {
-        prpc__set_err_msg(err, "tcp: host name too long");
+        prpc__set_err(err, "tcp: host name too long");
         return PRPC_ERR_INVALID_ARG;
     }
     if (port[0] == '\0' || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port)) {
-        prpc__set_err_msg(err, "tcp: port must be a number from 0 to 65535, not '%.16s'", port);
+        prpc__set_err(err, "tcp: port must be a number from 0 to 65535, not '%.16s'", port);
         return PRPC_ERR_INVALID_ARG;
     }
     unsigned long p = strtoul(port, NULL, 10);
     if (p > 65535) {
-        prpc__set_err_msg(err, "tcp: port %lu is out of range (0-65535)", p);
+        prpc__set_err(err, "tcp: port %lu is out of range (0-65535)", p);
         return PRPC_ERR_INVALID_ARG;
     }
     addr->kind = PRPC__ADDR_TCP;

@@ -64,14 +64,6 @@ typedef struct prpc__dial_opts {
     const char *const *argv;       /* stdio: the program to spawn and its arguments */
 } prpc__dial_opts;
 
-/* Formats a message into err (NULL allowed). */
-void prpc__set_err_msg(prpc__err *err, const char *fmt, ...)
-#if defined(__MINGW32__) && !defined(__clang__) /* mingw gcc's printf means ms_printf (no %zu) */
-    __attribute__((format(gnu_printf, 2, 3)))
-#elif defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 
 /* -------------------------------------------------------- the ops table */
 

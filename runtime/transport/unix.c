@@ -11,21 +11,21 @@ static prpc_status unix_parse(const char *rest, prpc__addr *addr, prpc__err *err
     const char *q = strchr(rest, '?');
     size_t len = q ? (size_t)(q - rest) : strlen(rest);
     if (len == 0) {
-        prpc__set_err_msg(err, "unix: needs an absolute socket path (unix:/path)");
+        prpc__set_err(err, "unix: needs an absolute socket path (unix:/path)");
         return PRPC_ERR_INVALID_ARG;
     }
     if (rest[0] == '@') {
-        prpc__set_err_msg(err, "abstract unix sockets (unix:@name) are not supported: they have "
+        prpc__set_err(err, "abstract unix sockets (unix:@name) are not supported: they have "
                                "no permissions");
         return PRPC_ERR_NOT_SUPPORTED;
     }
     if (rest[0] != '/') {
-        prpc__set_err_msg(err, "unix: socket path must be absolute: '%.*s'", (int)len, rest);
+        prpc__set_err(err, "unix: socket path must be absolute: '%.*s'", (int)len, rest);
         return PRPC_ERR_INVALID_ARG;
     }
     struct sockaddr_un sa;
     if (len >= sizeof sa.sun_path) {
-        prpc__set_err_msg(err, "unix: socket path is %zu bytes; the system limit is %zu", len,
+        prpc__set_err(err, "unix: socket path is %zu bytes; the system limit is %zu", len,
                           sizeof sa.sun_path - 1);
         return PRPC_ERR_INVALID_ARG;
     }

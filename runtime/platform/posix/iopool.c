@@ -97,16 +97,6 @@ prpc_status prpc__errno_status(int err)
     }
 }
 
-void prpc__set_err(prpc__err *err, const char *fmt, ...)
-{
-    if (err == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------------ registration */
 
 static uint64_t ev_key(uint32_t slot, uint32_t gen, bool wside)

@@ -123,10 +123,4 @@ void prpc__plistener_on_event(prpc__plistener *l);
 /* Maps errno to a status. */
 prpc_status prpc__errno_status(int err);
 
-void prpc__set_err(prpc__err *err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
 #endif /* PRPC_POSIX_IO_H */

@@ -202,16 +202,6 @@ prpc_status prpc__win_status(DWORD err)
     }
 }
 
-void prpc__set_err(prpc__err *err, const char *fmt, ...)
-{
-    if (err == NULL)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
 void prpc__set_win_err(prpc__err *err, DWORD code, const char *what)
 {
     if (err == NULL)

@@ -135,11 +135,6 @@ void prpc__pipe_peer(HANDLE h, prpc__peer *out);
 
 /* Errors (thread.c). */
 prpc_status prpc__win_status(DWORD err);
-void prpc__set_err(prpc__err *err, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 void prpc__set_win_err(prpc__err *err, DWORD code, const char *what);
 /* UTF-8 to UTF-16 into buf (count wide chars); false if it does not fit. */
 bool prpc__utf8_to_wide(const char *s, wchar_t *buf, size_t count);
