@@ -430,6 +430,20 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *all[] = {"pipe", "pipe_byte", "tcp"};
+    /* Every argument must name a transport: anything else (--help, a typo)
+     * gets the usage rather than a run of some other transport. */
+    for (int i = 1; i < argc; i++) {
+        bool known = false;
+        for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+            known = known || strcmp(argv[i], all[k]) == 0;
+        if (!known) {
+            bool help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+            fprintf(help ? stdout : stderr,
+                    "usage: bench_rpc [pipe|pipe_byte|tcp ...]   (default: all three)\n"
+                    "       bench_rpc --calls N                  (a steady stream on pipe:, for strace)\n");
+            return help ? 0 : 2;
+        }
+    }
     int n = argc > 1 ? argc - 1 : 3;
     for (int i = 0; i < n; i++)
         bench_transport(argc > 1 ? argv[i + 1] : all[i]);
