@@ -70,6 +70,10 @@ typedef struct prpc_server_options {
                                          past it: PRPC_ERR_BUSY. 0 = 64 */
     uint32_t max_connections;         /* open connections; 0 = 1024 */
     uint32_t max_subscriptions;       /* event subscriptions per connection; 0 = 256 */
+    uint32_t call_timeout_ms;         /* the server-side deadline of a call whose
+                                         method has no [timeout], counted from
+                                         its arrival (prpc_call_deadline);
+                                         0 = none */
     prpc_authorize_fn authorize;      /* NULL admits every call */
     void *authorize_user;
     prpc_log_fn log;                  /* NULL uses the process-wide callback */

@@ -140,9 +140,17 @@ PRPC_API prpc_conn *prpc_call_conn(prpc_call *call);
 PRPC_API uint32_t prpc_call_msgid(const prpc_call *call);
 /* True for a request sent as a notification: nothing will be replied. */
 PRPC_API bool prpc_call_is_notification(const prpc_call *call);
-/* The deadline on the monotonic clock in ms (UINT64_MAX = none). Requests do
- * not carry the client's deadline yet, so this is the server's own bound. */
+/* The call's server-side deadline on the monotonic clock in ms (UINT64_MAX =
+ * none): its arrival plus the method's [timeout], else plus the server's
+ * call_timeout_ms option. msgpack-rpc requests carry no deadline, so this is
+ * the bound both sides know from the IDL; a client that gives up earlier (a
+ * shorter per-call timeout) sends rpc.cancel, which prpc_call_cancelled
+ * reports. */
 PRPC_API uint64_t prpc_call_deadline(const prpc_call *call);
+/* Milliseconds left until prpc_call_deadline: 0 once it has passed,
+ * UINT32_MAX when the call has no deadline. A handler that waits on
+ * something else can bound its wait with it. */
+PRPC_API uint32_t prpc_call_remaining_ms(const prpc_call *call);
 /* True once the client cancelled the call (rpc.cancel) or its connection
  * closed; a long handler may poll it and give up. Thread-safe. */
 PRPC_API bool prpc_call_cancelled(const prpc_call *call);

@@ -179,6 +179,17 @@ uint64_t prpc_call_deadline(const prpc_call *call)
     return call ? call->deadline_ms : UINT64_MAX;
 }
 
+uint32_t prpc_call_remaining_ms(const prpc_call *call)
+{
+    if (call == NULL || call->deadline_ms == UINT64_MAX)
+        return UINT32_MAX;
+    uint64_t now = prpc__now_ms();
+    if (now >= call->deadline_ms)
+        return 0;
+    uint64_t left = call->deadline_ms - now;
+    return left >= UINT32_MAX ? UINT32_MAX - 1u : (uint32_t)left;
+}
+
 bool prpc_call_cancelled(const prpc_call *call)
 {
     if (call == NULL)
@@ -445,6 +456,10 @@ static prpc_status dispatch(prpc_conn *conn, const uint8_t *data, size_t len)
             reply_error_raw(conn, msg.msgid, PRPC_ERR_NO_MEMORY, NULL);
         return PRPC_OK;
     }
+    uint32_t timeout = route.method->timeout_ms ? route.method->timeout_ms
+                                                : conn->server->opts.call_timeout_ms;
+    if (timeout != 0 && !notification)
+        call->deadline_ms = prpc__now_ms() + timeout;
 
     /* Admission: a duplicate msgid in flight breaks the protocol (its reply
      * could not be told apart); past the in-flight limit the peer is told to

@@ -170,6 +170,8 @@ static prpc_status count(prpc_call *call, uint32_t *result)
     sink_state *s = state(call);
     prpc__mutex_lock(&s->mu);
     *result = ++s->count;
+    s->count_deadline = prpc_call_deadline(call);
+    s->count_remaining = prpc_call_remaining_ms(call);
     prpc__mutex_unlock(&s->mu);
     return PRPC_OK;
 }
@@ -184,6 +186,7 @@ static prpc_status hang(prpc_call *call)
         return PRPC_ERR_BUSY;
     }
     prpc_call_defer(call);
+    s->hang_deadline = prpc_call_deadline(call);
     s->hung[s->nhung++] = call;
     s->hung_total++;
     prpc__cond_broadcast(&s->changed);

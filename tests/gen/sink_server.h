@@ -23,6 +23,9 @@ typedef struct sink_state {
     unsigned nhung;
     unsigned hung_total;
     bool hung_saw_cancel;
+    uint64_t hang_deadline;       /* prpc_call_deadline of the last hang call */
+    uint64_t count_deadline;      /* ... and of the last count call */
+    uint32_t count_remaining;     /* prpc_call_remaining_ms in the last count */
     prpc__thread threads[SINK_MAX_THREADS];
     unsigned nthreads;
     prpc_server *server;

@@ -326,6 +326,72 @@ static void test_cancel(void **st)
     counter_free(&k);
 }
 
+/* ------------------------------------------------ server-side deadlines */
+
+/* A method's [timeout] is the server's deadline for it, counted from the
+ * request's arrival; a method without one has none, unless the server's
+ * call_timeout_ms gives one; notifications never have one. */
+static void test_server_deadline(void **st)
+{
+    (void)st;
+    for (int with_default = 0; with_default < 2; with_default++) {
+        prpc_server_options so;
+        memset(&so, 0, sizeof so);
+        so.call_timeout_ms = with_default ? 60000u : 0u;
+        sink_state s;
+        sink_start(&s, &so);
+        prpc_client *c = NULL;
+        assert_int_equal(prpc_client_create_inproc(s.server, NULL, &c), PRPC_OK);
+
+        /* hang has [timeout(150)], whatever the server's default. */
+        counter k;
+        counter_init(&k);
+        prpc_call_options o = {PRPC_TIMEOUT_INFINITE, NULL};
+        uint64_t before = prpc__now_ms();
+        assert_int_equal(ks_Sink_hang_async_ex(c, &o, on_hang, &k), PRPC_OK);
+        sink_wait_hung(&s, 1);
+        uint64_t after = prpc__now_ms();
+        prpc__mutex_lock(&s.mu);
+        uint64_t d = s.hang_deadline;
+        prpc__mutex_unlock(&s.mu);
+        assert_true(d >= before + 150 && d <= after + 150);
+        /* Once it has passed, nothing is left (the call is still held). */
+        while (prpc__now_ms() <= d)
+            prpc__sleep_ms(10);
+        prpc__mutex_lock(&s.mu);
+        assert_int_equal(prpc_call_remaining_ms(s.hung[0]), 0);
+        prpc__mutex_unlock(&s.mu);
+        assert_int_equal(sink_release_hung(&s), 0);
+        counter_wait(&k, 1);
+        assert_int_equal(k.last, PRPC_OK);
+
+        /* count has no [timeout]. */
+        prpc_arena *arena = prpc_arena_create(0);
+        uint32_t n = 0;
+        before = prpc__now_ms();
+        assert_int_equal(ks_Sink_count(c, arena, &n), PRPC_OK);
+        after = prpc__now_ms();
+        prpc__mutex_lock(&s.mu);
+        d = s.count_deadline;
+        uint32_t left = s.count_remaining;
+        prpc__mutex_unlock(&s.mu);
+        if (with_default) {
+            assert_true(d >= before + 60000 && d <= after + 60000);
+            assert_true(left > 0 && left <= 60000);
+        } else {
+            assert_true(d == UINT64_MAX);
+            assert_true(left == UINT32_MAX);
+        }
+        prpc_arena_destroy(arena);
+        prpc_client_destroy(c);
+        sink_stop(&s);
+        counter_free(&k);
+    }
+    /* Outside a call there is nothing to bound. */
+    assert_true(prpc_call_deadline(NULL) == UINT64_MAX);
+    assert_true(prpc_call_remaining_ms(NULL) == UINT32_MAX);
+}
+
 /* ----------------------------------------------------------- teardown */
 
 static void test_client_destroy_fails_pending(void **st)
@@ -708,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_sync_timeout_then_late_reply),
         cmocka_unit_test(test_async_timeout),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_server_deadline),
         cmocka_unit_test(test_client_destroy_fails_pending),
         cmocka_unit_test(test_server_destroy_closes_clients),
         cmocka_unit_test(test_inflight_limit),
