@@ -32,11 +32,16 @@ typedef enum prpc_status {
     PRPC_ERR_ADDR_IN_USE = -16,   /* another live server owns that endpoint */
     PRPC_ERR_NOT_SUPPORTED = -17, /* the endpoint or feature is not available here */
     PRPC_ERR_INCOMPATIBLE = -18,  /* the server's interface differs from the client's */
-    PRPC_ERR_INTERNAL = -19       /* a bug in piperpc; please report it */
+    PRPC_ERR_INTERNAL = -19,      /* a bug in piperpc; please report it */
+    PRPC_ERR_DISCONNECTED = -20,  /* the connection was lost while the call was in flight:
+                                     it may or may not have run (see docs/architecture.md) */
+    PRPC_ERR_WOULD_BLOCK = -21    /* a synchronous call from a callback running in the
+                                     client's own receiving thread, which could never be
+                                     answered */
 } prpc_status;
 
 /* The lowest framework status; codes below it are unknown framework errors. */
-#define PRPC_STATUS_MIN PRPC_ERR_INTERNAL
+#define PRPC_STATUS_MIN PRPC_ERR_WOULD_BLOCK
 
 /* A short English description of a status ("timed out"). Never NULL; an
  * unknown value gives "unknown error". The string is static. */

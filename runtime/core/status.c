@@ -30,6 +30,9 @@ static const struct status_text k_status[] = {
     {"NOT_SUPPORTED", "not supported"},
     {"INCOMPATIBLE", "incompatible interface"},
     {"INTERNAL", "internal error"},
+    {"DISCONNECTED", "connection lost with the call in flight (it may have run)"},
+    {"WOULD_BLOCK", "synchronous call from the client's own receiving thread would never be "
+                    "answered"},
 };
 
 _Static_assert(sizeof k_status / sizeof k_status[0] == (size_t)(-PRPC_STATUS_MIN) + 1,
