@@ -144,3 +144,48 @@ unsigned rt_proc_fds(pid_t pid)
     closedir(d);
     return n;
 }
+
+/* The state letter of one thread ('R', 'S', 'T', ...) from its stat file,
+ * or 0 if it cannot be read (the thread is gone). */
+static char thread_state(pid_t pid, const char *tid)
+{
+    char path[96], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name is in parentheses and may itself hold any byte. */
+    char *close = strrchr(buf, ')');
+    return close != NULL && close[1] == ' ' ? close[2] : 0;
+}
+
+int rt_freeze(pid_t pid)
+{
+    if (kill(pid, SIGSTOP) != 0)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    for (int waited = 0; waited < 5000; waited++) {
+        DIR *d = opendir(path);
+        if (d == NULL)
+            return -1;
+        int running = 0, seen = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char st = thread_state(pid, e->d_name);
+            seen++;
+            if (st != 0 && st != 'T' && st != 't')
+                running++;
+        }
+        closedir(d);
+        if (seen > 0 && running == 0)
+            return 0;
+        sleep_ms(1);
+    }
+    return -1;
+}

@@ -24,5 +24,9 @@ void rt_endpoint(char *buf, size_t size, const char *scheme_prefix, const char *
 void rt_raise_nofile(unsigned n);
 /* Open descriptors of another process, from /proc. */
 unsigned rt_proc_fds(pid_t pid);
+/* Sends SIGSTOP and waits (up to 5 s) until every thread of the process is
+ * stopped: kill() returns before that, and a thread still running could
+ * answer one more call. Returns 0 once stopped, -1 otherwise. */
+int rt_freeze(pid_t pid);
 
 #endif
