@@ -190,6 +190,49 @@ PRPC_API prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeou
  * prpc_server_stop (for example after sigwait). */
 PRPC_API void prpc_server_stop_async(prpc_server *server);
 
+/* ------------------------------------------------------ waiting for a stop
+ *
+ * A program that serves until it is told to stop can wait with these
+ * instead of sigwait (POSIX) or a console control handler (Windows), with
+ * the same code on both: watch before announcing readiness, start the
+ * server, wait, then prpc_server_stop. The state is process-wide and a
+ * latch: once an event has happened, every wait returns at once. */
+
+/* Shutdown events (bit flags). */
+#define PRPC_SHUTDOWN_SIGNAL 1u  /* POSIX: SIGINT or SIGTERM. Windows: Ctrl-C,
+                                    Ctrl-Break, the console closing, logoff,
+                                    system shutdown */
+#define PRPC_SHUTDOWN_STDIN 2u   /* standard input reached its end (the parent
+                                    closed the pipe; Ctrl-D or Ctrl-Z on a
+                                    terminal); what is read before is discarded */
+#define PRPC_SHUTDOWN_REQUEST 4u /* prpc_shutdown_request was called; always
+                                    watched */
+
+/* Starts catching the given events; cumulative and idempotent, never
+ * undone. PRPC_SHUTDOWN_SIGNAL installs handlers: the first SIGINT/SIGTERM
+ * (Ctrl-C...) no longer ends the process but is kept for
+ * prpc_shutdown_wait, and a second one ends the process as if nothing were
+ * watched, so a stop that hangs can still be interrupted. On POSIX the
+ * signals must not be blocked in every thread. Watch before the program
+ * says it is ready, so that a signal sent right after is caught.
+ * PRPC_SHUTDOWN_STDIN reads standard input (on POSIX while a thread waits,
+ * on Windows on a thread of its own); not for a program serving "stdio:",
+ * whose stdin belongs to the transport. PRPC_ERR_INVALID_ARG for unknown
+ * bits; on failure nothing new is caught. */
+PRPC_API prpc_status prpc_shutdown_watch(unsigned events);
+
+/* Blocks the calling thread until a watched event or a request has
+ * happened (PRPC_OK; *events, which may be NULL, receives every event so
+ * far) or timeout_ms passed (PRPC_ERR_TIMEOUT, *events = 0).
+ * PRPC_SERVER_NO_TIMEOUT waits without bound; 0 only looks. Any number of
+ * threads may wait at once. */
+PRPC_API prpc_status prpc_shutdown_wait(uint32_t timeout_ms, unsigned *events);
+
+/* Records PRPC_SHUTDOWN_REQUEST and wakes every waiter: a programmatic stop
+ * (from a handler, an on_disconnect callback, another thread).
+ * Async-signal-safe. */
+PRPC_API void prpc_shutdown_request(void);
+
 PRPC_END_DECLS
 
 #endif /* PIPERPC_SERVER_H */

@@ -62,6 +62,22 @@ prpc_status prpc__cond_wait_until(prpc__cond *c, prpc__mutex *m, uint64_t deadli
 /* The number of online processors (at least 1). */
 unsigned prpc__cpu_count(void);
 
+/* ------------------------------------------------------- shutdown events
+ *
+ * The process-wide latch behind prpc_shutdown_watch/wait/request (events
+ * are the PRPC_SHUTDOWN_* bits of piperpc/server.h; signal.c of each
+ * platform). Once an event has happened it stays: every wait returns it. */
+
+/* Starts catching events (SIGNAL: SIGINT/SIGTERM, or the console's control
+ * events on Windows; STDIN: the end of standard input). Cumulative; on
+ * failure nothing new is caught. */
+prpc_status prpc__shutdown_watch(unsigned events);
+/* Waits until any event has happened or prpc__now_ms() >= deadline_ms
+ * (UINT64_MAX: no bound); returns the events so far, 0 at the deadline. */
+unsigned prpc__shutdown_wait(uint64_t deadline_ms);
+/* Records PRPC_SHUTDOWN_REQUEST and wakes the waiters. Async-signal-safe. */
+void prpc__shutdown_request(void);
+
 
 /* ============================================================= I/O layer
  *
