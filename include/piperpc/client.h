@@ -29,6 +29,19 @@ PRPC_BEGIN_DECLS
 /* A timeout that never expires. */
 #define PRPC_TIMEOUT_INFINITE UINT32_MAX
 
+/* The state of a connected client's connection, as on_state reports it. */
+typedef enum prpc_client_state {
+    PRPC_CLIENT_CONNECTED = 0,    /* a new connection is up (after a reconnect) */
+    PRPC_CLIENT_RECONNECTING = 1, /* the connection is lost; the client tries again */
+    PRPC_CLIENT_CLOSED = 2        /* the connection is lost for good (not on destroy) */
+} prpc_client_state;
+
+/* Observes state changes; why is the reason (PRPC_OK when connected).
+ * Runs in the client's receiving thread: it must not make synchronous calls
+ * on this client (they fail with PRPC_ERR_WOULD_BLOCK) nor destroy it. */
+typedef void (*prpc_client_state_fn)(void *user, prpc_client *client, prpc_client_state state,
+                                     prpc_status why);
+
 typedef struct prpc_client_options {
     /* Limits applied to every message received; zero = defaults. */
     prpc_limits limits;
@@ -53,7 +66,9 @@ typedef struct prpc_client_options {
      * 0 = 30000; PRPC_TIMEOUT_INFINITE = no keepalive. */
     uint32_t keepalive_ms;
     /* A ping unanswered for this long means the peer is dead or stopped:
-     * pending calls fail with PRPC_ERR_UNAVAILABLE. 0 = 10000. */
+     * pending calls fail with PRPC_ERR_UNAVAILABLE (with reconnect: as for
+     * any lost connection). 0 = 10000. In embed mode both are kept by
+     * prpc_client_process. */
     uint32_t keepalive_timeout_ms;
     /* Interface check at connect: a NULL-terminated list of services the
      * server must serve with the same signature hash, else connect fails
@@ -62,6 +77,26 @@ typedef struct prpc_client_options {
     /* Embed mode: no thread is started; the application polls
      * prpc_client_fd and calls prpc_client_process. */
     bool embed;
+    /* Reconnect when the connection is lost (the server restarted, the
+     * keepalive failed), with exponential backoff and jitter: the first
+     * attempt at once, then after about reconnect_min_ms, doubling up to
+     * reconnect_max_ms. Pending calls of [idempotent] methods are sent again
+     * on the new connection within their own deadlines; every other pending
+     * call fails with PRPC_ERR_DISCONNECTED (at most once). While the client
+     * reconnects, new calls of [idempotent] methods wait for the connection
+     * within their deadlines, other calls and notifications fail at once
+     * with PRPC_ERR_UNAVAILABLE. Event subscriptions and the expect check are
+     * made again on each new connection; a server that fails the check
+     * closes the client (PRPC_CLIENT_CLOSED, PRPC_ERR_INCOMPATIBLE).
+     * prpc_client_connect only: with embed or prpc_client_spawn (and for an
+     * in-process client) it is PRPC_ERR_INVALID_ARG. false = a lost
+     * connection fails every pending call and closes the client. */
+    bool reconnect;
+    uint32_t reconnect_min_ms; /* 0 = 100 */
+    uint32_t reconnect_max_ms; /* 0 = 5000; raised to reconnect_min_ms if lower */
+    /* Optional: told when the connection is lost, back, or gone for good. */
+    prpc_client_state_fn on_state;
+    void *on_state_user;
 } prpc_client_options;
 
 /* Identifies one call for cancellation; never reused by a client. 0 is none. */
@@ -84,6 +119,8 @@ typedef struct prpc_client_stats {
     uint64_t events;         /* events delivered to a handler */
     uint64_t dropped_events; /* events nobody handles, or that failed to decode */
     uint32_t pending;        /* calls in flight now */
+    uint64_t reconnects;     /* connections made again after a loss */
+    uint64_t reconnect_attempts; /* attempts to make one (each dial counts) */
 } prpc_client_stats;
 
 /* Creates a client connected in process to `server`: requests go straight to
@@ -101,7 +138,12 @@ PRPC_API prpc_status prpc_client_create_inproc(prpc_server *server, const prpc_c
  * callbacks, nor while another thread still starts calls on it. Accepts NULL. */
 PRPC_API void prpc_client_destroy(prpc_client *client);
 
-/* Calls `method` and waits for the reply. encode writes the method's
+/* Calls `method` and waits for the reply. Made from a callback that runs
+ * in the thread that receives for this client (an event handler, an
+ * asynchronous completion delivered with a reply, on_state, anything run
+ * from prpc_client_process), it fails at once with PRPC_ERR_WOULD_BLOCK:
+ * that thread would have to receive the reply itself. Use
+ * prpc_client_call_async there. encode writes the method's
  * nparams wire parameters from args (NULL when there are none). On PRPC_OK,
  * decode (NULL to ignore the result) has filled *result with values
  * allocated in arena. On PRPC_ERR_REMOTE, or on a framework error sent by the
@@ -203,12 +245,22 @@ PRPC_API prpc_status prpc_client_spawn(const char *const *argv, const prpc_clien
  * waiting (an fd on POSIX); -1 for other clients. */
 PRPC_API intptr_t prpc_client_fd(prpc_client *client);
 
-/* Embed mode: receives and delivers every message that has arrived
- * (replies complete their calls, events run their handlers in this thread);
- * when nothing more is there it returns after waiting at most about 1 ms. PRPC_ERR_CLOSED once the server is gone. In embed mode the loop's
- * thread makes asynchronous calls; synchronous calls need another thread
- * to drive the loop. */
+/* Embed mode: receives and delivers every message that has already arrived
+ * (replies complete their calls, events run their handlers in this thread)
+ * and returns without waiting for more. It also runs the keepalive: after
+ * keepalive_ms without a message it sends a ping, and when that ping stays
+ * unanswered for keepalive_timeout_ms every pending call fails with
+ * PRPC_ERR_UNAVAILABLE and it returns PRPC_ERR_UNAVAILABLE; so call it
+ * when prpc_client_fd polls readable and at the latest after
+ * prpc_client_next_timeout ms. PRPC_ERR_CLOSED once the server is gone. In
+ * embed mode the loop's thread makes asynchronous calls; synchronous calls
+ * need another thread to drive the loop. */
 PRPC_API prpc_status prpc_client_process(prpc_client *client);
+
+/* Embed mode: milliseconds until prpc_client_process has keepalive work
+ * to do (0 = now), for the application's poll timeout;
+ * PRPC_TIMEOUT_INFINITE without keepalive or for other clients. */
+PRPC_API uint32_t prpc_client_next_timeout(prpc_client *client);
 
 PRPC_END_DECLS
 

@@ -98,6 +98,27 @@ prpc__pending *prpc__pending_take_all(prpc__pending_table *t)
     return list;
 }
 
+prpc__pending *prpc__pending_take_if(prpc__pending_table *t,
+                                     bool (*pick)(prpc__pending *p, void *user), void *user)
+{
+    prpc__pending *list = NULL;
+    for (uint32_t i = 0; i < t->nbuckets; i++) {
+        prpc__pending **pp = &t->buckets[i];
+        while (*pp != NULL) {
+            prpc__pending *p = *pp;
+            if (pick(p, user)) {
+                *pp = p->next;
+                p->next = list;
+                list = p;
+                t->count--;
+            } else {
+                pp = &p->next;
+            }
+        }
+    }
+    return list;
+}
+
 prpc__pending *prpc__pending_take_expired(prpc__pending_table *t, uint64_t now, uint64_t *next)
 {
     prpc__pending *list = NULL;

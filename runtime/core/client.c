@@ -35,7 +35,29 @@
  *    another thread (cancelled, failed) frees its thread soon even if no
  *    message comes. Closing the link ends a read at once.
  * A lone synchronous caller thus costs one send and one receive system
- * call and no hand-off. */
+ * call and no hand-off.
+ *
+ * Callbacks in the receiving thread. A synchronous call made from a
+ * callback that runs in a thread receiving for this client (an event
+ * handler, a completion delivered with a reply, the failures of a lost
+ * connection) could never get its reply: that thread is the one that
+ * would have to read it. A thread-local marker set around those callbacks
+ * makes such a call fail at once with PRPC_ERR_WOULD_BLOCK (on links that
+ * say callbacks_block_receive; the in-process link delivers in server
+ * threads and does not).
+ *
+ * Reconnect (links that reconnect, opts->reconnect). The link reports a
+ * lost connection with prpc__client_link_down and a new one with
+ * prpc__client_link_up. Calls of idempotent methods are "kept": their
+ * encoded request is copied, and they stay in the table when the
+ * connection is lost, to be sent again on the next one. Every entry
+ * records whether its request went out (sent) and on which connection
+ * (gen); the link refuses a send meant for another connection, so a
+ * request is never sent twice on one connection even when a caller's send
+ * races with the reconnect. A call is registered first (begin: msgid),
+ * then encoded, then, under the lock, either marked sent and sent, or left
+ * waiting while the connection is down (kept calls), or failed with
+ * PRPC_ERR_UNAVAILABLE (other calls: never sent, so safe to retry). */
 #include <stdio.h>
 #include <string.h>
 
@@ -82,6 +104,13 @@ struct prpc_client {
     uint32_t nhandlers;
     prpc_client_stats stats;     /* (mu) */
 
+    /* Reconnect (see the top of the file). */
+    bool reconnect;              /* the link reconnects; fixed at creation */
+    bool down;                   /* (mu) the connection is lost; the link reconnects */
+    uint64_t gen;                /* (mu) the connection calls are sent on */
+    prpc_client_state_fn on_state;
+    void *on_state_user;
+
     /* The receiver role (leader receive; see the top of the file). */
     bool rx_busy;                /* (mu) a thread is reading from the link */
     bool rx_bg_parked;           /* (mu) the background receiver sleeps on rx_cond */
@@ -124,6 +153,24 @@ static void client_log(prpc_client *c, prpc_log_level level, const char *fmt, ..
 
 static _Thread_local char tl_message[1024];
 static _Thread_local prpc_remote_error tl_error;
+
+/* The client whose receiving thread this is, while it runs callbacks (see
+ * the top of the file). Saved and restored, so nesting across clients
+ * works. */
+static _Thread_local const prpc_client *tl_receiving;
+
+static const prpc_client *callbacks_begin(const prpc_client *c)
+{
+    const prpc_client *old = tl_receiving;
+    if (c->ops->callbacks_block_receive)
+        tl_receiving = c;
+    return old;
+}
+
+static void callbacks_end(const prpc_client *old)
+{
+    tl_receiving = old;
+}
 
 static void set_last_error(int64_t code, const char *message)
 {
@@ -168,6 +215,9 @@ prpc_status prpc__client_create(const prpc_client_options *opts, const prpc__lin
     c->log = o.log;
     c->log_user = o.log_user;
     c->log_level = o.log_level;
+    c->reconnect = o.reconnect;
+    c->on_state = o.on_state;
+    c->on_state_user = o.on_state_user;
     c->next_id = 1;
     c->timer_next = UINT64_MAX;
     prpc__mutex_init(&c->mu);
@@ -213,7 +263,7 @@ static bool bg_may_read(const prpc_client *c, uint64_t now)
  * synchronous calls wakes nobody. */
 static void rx_kick_locked(prpc_client *c)
 {
-    if (c->closed) {
+    if (c->closed || c->down) {
         if (c->rx_bg_parked)
             prpc__cond_signal(&c->rx_cond);
         return;
@@ -226,12 +276,12 @@ static void rx_kick_locked(prpc_client *c)
         prpc__cond_signal(&c->rx_cond);
 }
 
-bool prpc__client_rx_begin(prpc_client *c)
+prpc__rx_turn prpc__client_rx_begin(prpc_client *c)
 {
     prpc__mutex_lock(&c->mu);
     for (;;) {
         uint64_t now = prpc__now_ms();
-        if (c->closed || (!c->rx_busy && bg_may_read(c, now)))
+        if (c->closed || c->down || (!c->rx_busy && bg_may_read(c, now)))
             break;
         /* Only the pause of synchronous calls is missing: look again when
          * it would be long enough. Otherwise a kick wakes us. */
@@ -243,11 +293,11 @@ bool prpc__client_rx_begin(prpc_client *c)
             prpc__cond_wait(&c->rx_cond, &c->mu);
         c->rx_bg_parked = false;
     }
-    bool ok = !c->closed;
-    if (ok)
+    prpc__rx_turn turn = c->closed ? PRPC__RX_CLOSED : c->down ? PRPC__RX_DOWN : PRPC__RX_READ;
+    if (turn == PRPC__RX_READ)
         c->rx_busy = true;
     prpc__mutex_unlock(&c->mu);
-    return ok;
+    return turn;
 }
 
 void prpc__client_rx_end(prpc_client *c)
@@ -297,6 +347,7 @@ static void complete_async(prpc__pending *p, prpc_status status, const prpc_msg 
     r.id = p->id;
     p->done_fn(&r);
     prpc_arena_destroy(arena);
+    prpc_free(p->req);
     prpc_free(p);
 }
 
@@ -332,6 +383,15 @@ static void fail_list(prpc_client *c, prpc__pending *list, prpc_status why)
     }
 }
 
+/* fail_list for a list taken by the receiving machinery (a lost
+ * connection): its callbacks are marked as running there. */
+static void fail_list_receiving(prpc_client *c, prpc__pending *list, prpc_status why)
+{
+    const prpc_client *old = callbacks_begin(c);
+    fail_list(c, list, why);
+    callbacks_end(old);
+}
+
 /* ------------------------------------------------------------- sending */
 
 static uint64_t resolve_deadline(prpc_client *c, const prpc_method_desc *m,
@@ -345,13 +405,17 @@ static uint64_t resolve_deadline(prpc_client *c, const prpc_method_desc *m,
     return prpc__now_ms() + t;
 }
 
-/* Registers p under a fresh msgid and counts the caller as a user. */
+/* Registers p under a fresh msgid and counts the caller as a user. While
+ * the connection is down only kept calls are registered (they wait). */
 static prpc_status begin(prpc_client *c, prpc__pending *p)
 {
     prpc_status st = PRPC_OK;
+    p->keep = c->reconnect && (p->method->flags & PRPC_METHOD_IDEMPOTENT) != 0;
     prpc__mutex_lock(&c->mu);
     if (c->closed) {
         st = c->closed_status;
+    } else if (c->down && !p->keep) {
+        st = PRPC_ERR_UNAVAILABLE;
     } else if (c->table.count >= c->max_pending) {
         st = PRPC_ERR_BUSY;
     } else {
@@ -382,24 +446,94 @@ static void end_use(prpc_client *c)
         prpc__cond_broadcast(&c->drained);
 }
 
-static prpc_status send_message(prpc_client *c, bool request, uint32_t msgid,
-                                const char *wire_name, uint32_t nparams, prpc_encode_fn encode,
-                                const void *args)
+/* Encodes and sends a notification on connection gen. */
+static prpc_status send_notify(prpc_client *c, uint64_t gen, const char *wire_name,
+                               uint32_t nparams, prpc_encode_fn encode, const void *args)
 {
     prpc_encoder enc;
     prpc_enc_init(&enc, c->limits.max_message_size);
-    if (request)
-        prpc_enc_request(&enc, msgid, wire_name, strlen(wire_name), nparams);
-    else
-        prpc_enc_notify(&enc, wire_name, strlen(wire_name), nparams);
+    prpc_enc_notify(&enc, wire_name, strlen(wire_name), nparams);
     if (encode != NULL)
         encode(&enc, args);
     else if (nparams != 0)
         prpc_enc_fail(&enc, PRPC_ERR_INVALID_ARG);
     prpc_status st = prpc_enc_status(&enc);
     if (st == PRPC_OK)
-        st = c->ops->send(c->link, enc.data, enc.len);
+        st = c->ops->send(c->link, gen, enc.data, enc.len);
     prpc_enc_free(&enc);
+    return st;
+}
+
+/* Encodes the request of p (registered by begin) and sends it; on a
+ * reconnecting client first decides under the lock whether to send now
+ * (see the top of the file). Returns PRPC_OK when the request went out,
+ * when it waits for the next connection, or when p completed meanwhile;
+ * any other status means it was not sent and p, if still in the table, is
+ * the caller's to fail. An asynchronous p may belong to whoever completes
+ * it once this returns. */
+static prpc_status send_request(prpc_client *c, prpc__pending *p, prpc_encode_fn encode,
+                                const void *args)
+{
+    const prpc_method_desc *m = p->method;
+    uint32_t msgid = p->msgid;
+    bool keep = p->keep;
+    prpc_encoder enc;
+    prpc_enc_init(&enc, c->limits.max_message_size);
+    prpc_enc_request(&enc, msgid, m->wire_name, strlen(m->wire_name), m->nparams);
+    if (encode != NULL)
+        encode(&enc, args);
+    else if (m->nparams != 0)
+        prpc_enc_fail(&enc, PRPC_ERR_INVALID_ARG);
+    prpc_status st = prpc_enc_status(&enc);
+    uint64_t gen = 0;
+    if (st == PRPC_OK && c->reconnect) {
+        uint8_t *copy = NULL;
+        if (keep) {
+            copy = prpc_alloc(enc.len);
+            if (copy == NULL)
+                st = PRPC_ERR_NO_MEMORY;
+            else
+                memcpy(copy, enc.data, enc.len);
+        }
+        bool send_now = false;
+        if (st == PRPC_OK) {
+            prpc__mutex_lock(&c->mu);
+            /* Compared, not dereferenced: p may have been completed and
+             * freed (timeout, cancel); its msgid is not reused meanwhile. */
+            if (prpc__pending_find(&c->table, msgid) == p) {
+                if (keep) {
+                    p->req = copy;
+                    p->req_len = enc.len;
+                    copy = NULL;
+                }
+                if (!c->down) {
+                    p->sent = true;
+                    p->gen = gen = c->gen;
+                    send_now = true;
+                } else if (!keep) {
+                    st = PRPC_ERR_UNAVAILABLE; /* never sent: safe to retry */
+                }
+                /* A kept call waits: prpc__client_link_up sends it. */
+            }
+            prpc__mutex_unlock(&c->mu);
+        }
+        prpc_free(copy);
+        if (!send_now) {
+            prpc_enc_free(&enc);
+            return st;
+        }
+    }
+    if (st == PRPC_OK)
+        st = c->ops->send(c->link, gen, enc.data, enc.len);
+    prpc_enc_free(&enc);
+    if (st != PRPC_OK && c->reconnect && (st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE)) {
+        /* The connection is going or gone. A kept call stays pending: the
+         * lost connection is being or will be reported, and the next one
+         * carries it. Another call was not sent: safe to retry. */
+        if (keep)
+            return PRPC_OK;
+        st = PRPC_ERR_UNAVAILABLE;
+    }
     return st;
 }
 
@@ -414,7 +548,10 @@ prpc_status prpc_client_notify(prpc_client *client, const prpc_method_desc *meth
     if (client == NULL || !valid_method(method))
         return PRPC_ERR_INVALID_ARG;
     prpc__mutex_lock(&client->mu);
-    prpc_status st = client->closed ? client->closed_status : PRPC_OK;
+    prpc_status st = client->closed ? client->closed_status
+                     : client->down ? PRPC_ERR_UNAVAILABLE
+                                    : PRPC_OK;
+    uint64_t gen = client->gen;
     if (st == PRPC_OK) {
         client->users++;
         client->stats.calls++;
@@ -422,7 +559,9 @@ prpc_status prpc_client_notify(prpc_client *client, const prpc_method_desc *meth
     prpc__mutex_unlock(&client->mu);
     if (st != PRPC_OK)
         return st;
-    st = send_message(client, false, 0, method->wire_name, method->nparams, encode, args);
+    st = send_notify(client, gen, method->wire_name, method->nparams, encode, args);
+    if (st == PRPC_ERR_CLOSED && client->reconnect)
+        st = PRPC_ERR_UNAVAILABLE; /* the connection is going; the client is not */
     prpc__mutex_lock(&client->mu);
     end_use(client);
     prpc__mutex_unlock(&client->mu);
@@ -487,33 +626,21 @@ static prpc_status finish_sync(prpc_client *c, prpc__pending *p, prpc_decode_fn 
 
 static void notify_timeout(prpc_client *c, uint32_t msgid);
 
-/* A synchronous call. *answered (may be NULL) says whether a response
- * arrived at all, success or error reply, as opposed to a local failure. */
-static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method,
-                             prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
-                             void *result, prpc_arena *arena, const prpc_call_options *opts,
-                             bool *answered);
-
 prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method,
                              prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
                              void *result, prpc_arena *arena, const prpc_call_options *opts)
 {
-    return call_sync(client, method, encode, args, decode, result, arena, opts, NULL);
-}
-
-static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method,
-                             prpc_encode_fn encode, const void *args, prpc_decode_fn decode,
-                             void *result, prpc_arena *arena, const prpc_call_options *opts,
-                             bool *answered)
-{
-    if (answered != NULL)
-        *answered = false;
     if (client == NULL || !valid_method(method) || (decode != NULL && result == NULL)) {
         set_last_error(PRPC_ERR_INVALID_ARG, prpc_strerror(PRPC_ERR_INVALID_ARG));
         return PRPC_ERR_INVALID_ARG;
     }
     if (method->flags & PRPC_METHOD_ONEWAY)
         return prpc_client_notify(client, method, encode, args);
+    if (tl_receiving == client) {
+        /* See the top of the file: nobody would read the reply. */
+        set_last_error(PRPC_ERR_WOULD_BLOCK, prpc_strerror(PRPC_ERR_WOULD_BLOCK));
+        return PRPC_ERR_WOULD_BLOCK;
+    }
 
     prpc__cond cond;
     prpc__cond_init(&cond);
@@ -531,7 +658,7 @@ static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method
     if (opts != NULL && opts->id_out != NULL)
         *opts->id_out = p.id;
 
-    st = send_message(client, true, p.msgid, method->wire_name, method->nparams, encode, args);
+    st = send_request(client, &p, encode, args);
 
     prpc__mutex_lock(&client->mu);
     if (st != PRPC_OK && !p.done) {
@@ -541,9 +668,10 @@ static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method
     }
     bool timed_out = false;
     bool can_lead = client->ops->recv_one != NULL;
+    bool lost = false; /* the last read found the connection gone */
     while (!p.done) {
         bool expired;
-        if (can_lead && !client->rx_busy && !client->closed) {
+        if (can_lead && !lost && !client->rx_busy && !client->closed && !client->down) {
             /* Leader: read in this thread (see the top of the file). */
             client->rx_busy = true;
             prpc__mutex_unlock(&client->mu);
@@ -557,6 +685,13 @@ static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method
             if (p.done)
                 break;
             if (rs != PRPC_OK && rs != PRPC_ERR_TIMEOUT) {
+                if (client->reconnect && !client->closed) {
+                    /* A kept call waits for the next connection (the link
+                     * has reported this one lost, or is about to); sleep
+                     * rather than read the dead one again at once. */
+                    lost = true;
+                    continue;
+                }
                 /* The link is gone (it has failed every call, this one
                  * included, unless the client was closing anyway). */
                 if (table_remove(client, p.msgid) != NULL)
@@ -568,8 +703,16 @@ static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method
         } else {
             p.wait_next = client->waiters;
             client->waiters = &p;
-            expired = prpc__cond_wait_until(&cond, &client->mu, p.deadline_ms) ==
-                      PRPC_ERR_TIMEOUT;
+            uint64_t until = p.deadline_ms;
+            if (lost && !client->down) {
+                /* The loss is not reported yet: look again soon. */
+                uint64_t soon = prpc__now_ms() + 10;
+                if (soon < until)
+                    until = soon;
+            }
+            lost = false;
+            expired = prpc__cond_wait_until(&cond, &client->mu, until) == PRPC_ERR_TIMEOUT &&
+                      prpc__now_ms() >= p.deadline_ms;
             for (prpc__pending **pp = &client->waiters; *pp != NULL; pp = &(*pp)->wait_next) {
                 if (*pp == &p) {
                     *pp = p.wait_next;
@@ -594,9 +737,7 @@ static prpc_status call_sync(prpc_client *client, const prpc_method_desc *method
     end_use(client);
     prpc__mutex_unlock(&client->mu);
     prpc__cond_destroy(&cond);
-    /* Only delivery of a response completes an entry with PRPC_OK. */
-    if (answered != NULL)
-        *answered = p.status == PRPC_OK;
+    prpc_free(p.req);
     return finish_sync(client, &p, decode, result, arena);
 }
 
@@ -682,15 +823,17 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
         *opts->id_out = id;
 
     /* Once sent, p belongs to whoever completes it: do not touch it. */
-    st = send_message(client, true, msgid, method->wire_name, method->nparams, encode, args);
+    st = send_request(client, p, encode, args);
 
     prpc__mutex_lock(&client->mu);
     if (st != PRPC_OK) {
         prpc__pending *mine = table_remove(client, msgid);
-        if (mine != NULL)
+        if (mine != NULL) {
+            prpc_free(mine->req);
             prpc_free(mine);
-        else
+        } else {
             st = PRPC_OK; /* it completed anyway, and its callback has run */
+        }
     } else if (prpc__pending_find(&client->table, msgid) != NULL) {
         st = arm_timer(client, deadline);
         if (st != PRPC_OK) {
@@ -727,14 +870,15 @@ static const prpc_method_desc cancel_method = {
 static void notify_timeout(prpc_client *c, uint32_t msgid)
 {
     prpc__mutex_lock(&c->mu);
-    bool open = !c->closed;
+    bool open = !c->closed && !c->down;
+    uint64_t gen = c->gen;
     if (open)
         c->cancel_sends++;
     prpc__mutex_unlock(&c->mu);
     if (!open)
         return;
-    (void)send_message(c, false, 0, cancel_method.wire_name, cancel_method.nparams, encode_u32,
-                       &msgid);
+    (void)send_notify(c, gen, cancel_method.wire_name, cancel_method.nparams,
+                       encode_u32, &msgid);
     prpc__mutex_lock(&c->mu);
     if (--c->cancel_sends == 0)
         prpc__cond_broadcast(&c->drained);
@@ -814,6 +958,10 @@ prpc_status prpc_client_on_event(prpc_client *client, const prpc_event_desc *eve
         st = prpc_client_notify(client, &subscribe_method, encode_name, event->wire_name);
     else if (fn == NULL && had)
         st = prpc_client_notify(client, &unsubscribe_method, encode_name, event->wire_name);
+    /* While the connection is down the handlers are what counts: the next
+     * connection subscribes to exactly those (prpc__client_link_up). */
+    if (st == PRPC_ERR_UNAVAILABLE && client->reconnect)
+        st = PRPC_OK;
     return st;
 }
 
@@ -841,7 +989,9 @@ static void deliver_event(prpc_client *c, const prpc_msg *msg)
             prpc_dec_array_exact(&dec, h.event->nparams);
             if (prpc_dec_status(&dec) == PRPC_OK) {
                 prpc_event_delivery d = {h.event, &dec, arena, h.user_fn, h.user};
+                const prpc_client *old = callbacks_begin(c);
                 h.fn(&d);
+                callbacks_end(old);
                 delivered = true;
             }
             prpc_arena_destroy(arena);
@@ -882,8 +1032,11 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
         prpc_enc_init(&enc, 0);
         prpc_enc_response_error(&enc, msg.msgid, PRPC_ERR_UNKNOWN_METHOD,
                                 "a piperpc client serves no methods");
+        prpc__mutex_lock(&client->mu);
+        uint64_t gen = client->gen;
+        prpc__mutex_unlock(&client->mu);
         if (prpc_enc_status(&enc) == PRPC_OK)
-            (void)client->ops->send(client->link, enc.data, enc.len);
+            (void)client->ops->send(client->link, gen, enc.data, enc.len);
         prpc_enc_free(&enc);
         return;
     }
@@ -918,18 +1071,114 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
         return;
     }
     prpc__mutex_unlock(&client->mu);
+    const prpc_client *old = callbacks_begin(client);
     complete_async(p, PRPC_OK, &msg);
+    callbacks_end(old);
 }
 
 void prpc__client_link_lost(prpc_client *client, prpc_status why)
 {
     prpc__mutex_lock(&client->mu);
+    bool was_open = !client->closed;
     client->closed = true;
     client->closed_status = PRPC_ERR_CLOSED;
     prpc__pending *list = table_take_all(client);
     rx_kick_locked(client); /* the background receiver stops */
     prpc__mutex_unlock(&client->mu);
-    fail_list(client, list, why);
+    fail_list_receiving(client, list, why);
+    if (was_open)
+        prpc__client_report_state(client, PRPC_CLIENT_CLOSED, why);
+}
+
+/* ------------------------------------------------------------ reconnect */
+
+/* Under c->mu, for prpc__pending_take_if when the connection is lost:
+ * takes the calls that were sent and cannot be sent again; kept calls
+ * stay, marked unsent. Calls not sent yet stay too: send_request decides
+ * for them. */
+static bool pick_lost(prpc__pending *p, void *user)
+{
+    prpc_client *c = user;
+    if (p->keep) {
+        p->sent = false;
+        return false;
+    }
+    if (!p->sent)
+        return false;
+    if (p->is_async)
+        c->nasync--;
+    return true;
+}
+
+void prpc__client_link_down(prpc_client *client, prpc_status why)
+{
+    (void)why;
+    prpc__mutex_lock(&client->mu);
+    if (client->closed || client->down) {
+        prpc__mutex_unlock(&client->mu);
+        return;
+    }
+    client->down = true;
+    prpc__pending *list = prpc__pending_take_if(&client->table, pick_lost, client);
+    rx_kick_locked(client); /* the background receiver reconnects */
+    prpc__mutex_unlock(&client->mu);
+    fail_list_receiving(client, list, PRPC_ERR_DISCONNECTED);
+}
+
+/* Under c->mu, for prpc__pending_take_if on a new connection: sends each
+ * kept call whose request is ready (the others are being encoded: their
+ * callers send them). Takes nothing. */
+static bool pick_resend(prpc__pending *p, void *user)
+{
+    prpc_client *c = user;
+    if (!p->sent && p->req != NULL) {
+        p->sent = true;
+        p->gen = c->gen;
+        (void)c->ops->send(c->link, c->gen, p->req, p->req_len);
+    }
+    return false;
+}
+
+void prpc__client_link_up(prpc_client *client, uint64_t gen)
+{
+    prpc__mutex_lock(&client->mu);
+    if (client->closed) {
+        prpc__mutex_unlock(&client->mu);
+        return;
+    }
+    client->gen = gen;
+    client->down = false;
+    /* Subscriptions first, so that events caused by the calls sent again
+     * are not missed. A send that fails means this connection is lost
+     * too: the link reports it, and the next one does all this again. */
+    for (uint32_t i = 0; i < client->nhandlers; i++)
+        (void)send_notify(client, gen, subscribe_method.wire_name,
+                           subscribe_method.nparams, encode_name,
+                           client->handlers[i].event->wire_name);
+    (void)prpc__pending_take_if(&client->table, pick_resend, client);
+    rx_kick_locked(client);
+    prpc__mutex_unlock(&client->mu);
+}
+
+void prpc__client_report_state(prpc_client *client, prpc_client_state state, prpc_status why)
+{
+    if (state == PRPC_CLIENT_CONNECTED) {
+        prpc__mutex_lock(&client->mu);
+        client->stats.reconnects++;
+        prpc__mutex_unlock(&client->mu);
+    }
+    if (client->on_state == NULL)
+        return;
+    const prpc_client *old = callbacks_begin(client);
+    client->on_state(client->on_state_user, client, state, why);
+    callbacks_end(old);
+}
+
+void prpc__client_count_attempt(prpc_client *client)
+{
+    prpc__mutex_lock(&client->mu);
+    client->stats.reconnect_attempts++;
+    prpc__mutex_unlock(&client->mu);
 }
 
 /* ------------------------------------------------------------- teardown */
@@ -997,14 +1246,6 @@ prpc_status prpc_client_ping(prpc_client *client, uint32_t timeout_ms)
 {
     prpc_call_options o = {timeout_ms, NULL};
     return prpc_client_call(client, &ping_method, NULL, NULL, NULL, NULL, NULL, &o);
-}
-
-prpc_status prpc__client_ping_any(prpc_client *client, uint32_t timeout_ms)
-{
-    prpc_call_options o = {timeout_ms, NULL};
-    bool answered = false;
-    prpc_status st = call_sync(client, &ping_method, NULL, NULL, NULL, NULL, NULL, &o, &answered);
-    return answered ? PRPC_OK : st;
 }
 
 prpc_status prpc_client_describe(prpc_client *client, prpc_arena *arena, prpc_any *out)
@@ -1091,8 +1332,9 @@ static const prpc__conn_ops inproc_conn_ops = {
 };
 
 /* Client to server: dispatched in the caller's thread. */
-static prpc_status inproc_link_send(void *link, const uint8_t *data, size_t len)
+static prpc_status inproc_link_send(void *link, uint64_t gen, const uint8_t *data, size_t len)
 {
+    (void)gen; /* one connection for the client's life */
     inproc_link *l = link;
     prpc_status st = prpc__conn_receive(l->conn, data, len);
     /* A message the server rejected closed the connection; the client has
@@ -1124,6 +1366,8 @@ prpc_status prpc_client_create_inproc(prpc_server *server, const prpc_client_opt
     if (server == NULL || out == NULL)
         return PRPC_ERR_INVALID_ARG;
     *out = NULL;
+    if (opts != NULL && opts->reconnect)
+        return PRPC_ERR_INVALID_ARG; /* nothing to reconnect to in process */
     inproc_link *l = prpc_alloc(sizeof *l);
     if (l == NULL)
         return PRPC_ERR_NO_MEMORY;

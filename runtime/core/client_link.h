@@ -16,9 +16,14 @@
 typedef struct prpc__link_ops {
     /* Sends one whole message. Called from any thread, possibly several at
      * once: the link serializes. data is valid only during the call. It may
-     * deliver replies (prpc__client_deliver) before returning. Returns
-     * PRPC_ERR_CLOSED once the peer is gone. */
-    prpc_status (*send)(void *link, const uint8_t *data, size_t len);
+     * deliver replies (prpc__client_deliver) before returning, except on a
+     * link that reconnects (the client may send under its lock then).
+     * Returns PRPC_ERR_CLOSED once the peer is gone. gen is the connection
+     * the client means (see prpc__client_link_up): a link that reconnects
+     * sends nothing and returns PRPC_ERR_UNAVAILABLE when its connection is
+     * down or is another one, so a request is never sent twice on one
+     * connection. Other links ignore gen. */
+    prpc_status (*send)(void *link, uint64_t gen, const uint8_t *data, size_t len);
     /* Called once by prpc_client_destroy. When it returns, no
      * prpc__client_deliver or prpc__client_link_lost for this client is
      * running or will start, and the link may be freed. */
@@ -32,6 +37,13 @@ typedef struct prpc__link_ops {
      * PRPC_ERR_CLOSED (the link is gone; it has called
      * prpc__client_link_lost). */
     prpc_status (*recv_one)(void *link, uint64_t deadline_ms);
+    /* True when the thread that delivers a message (or reports a lost
+     * connection) is the only one that would receive the reply of a call
+     * made meanwhile: the socket receiver holding the role, a pool thread,
+     * the application's loop in embed mode. A synchronous call from a
+     * callback running there fails at once with PRPC_ERR_WOULD_BLOCK
+     * instead of waiting for a reply nobody reads. */
+    bool callbacks_block_receive;
 } prpc__link_ops;
 
 /* Creates a client over a link. opts may be NULL. */
@@ -48,20 +60,40 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *msg, size_t len);
  * calls fail with PRPC_ERR_CLOSED. */
 void prpc__client_link_lost(prpc_client *client, prpc_status why);
 
+/* Reconnecting links (opts->reconnect). The connection is lost and the
+ * link will try to make a new one: calls of idempotent methods stay
+ * pending, to be sent again by prpc__client_link_up; every other call that
+ * was sent fails with PRPC_ERR_DISCONNECTED. Until link_up, new calls of
+ * idempotent methods wait (within their deadlines) and the others fail
+ * with PRPC_ERR_UNAVAILABLE. Ignored once the client is closed or already
+ * down. Callbacks run in the calling thread. */
+void prpc__client_link_down(prpc_client *client, prpc_status why);
+/* The link has a new connection, numbered gen (greater than any before):
+ * subscribes again to every event that has a handler, then sends every
+ * waiting call on it, in the calling thread and under the client's lock. */
+void prpc__client_link_up(prpc_client *client, uint64_t gen);
+/* Tells the application (opts->on_state) about a change of state, in the
+ * calling thread; a synchronous call from the callback fails with
+ * PRPC_ERR_WOULD_BLOCK. Counts reconnections in the statistics. */
+void prpc__client_report_state(prpc_client *client, prpc_client_state state, prpc_status why);
+/* Counts one attempt to reconnect in the statistics. */
+void prpc__client_count_attempt(prpc_client *client);
+
+/* What prpc__client_rx_begin found. */
+typedef enum prpc__rx_turn {
+    PRPC__RX_READ,   /* the caller holds the receiver role: read one message */
+    PRPC__RX_DOWN,   /* the connection is lost (prpc__client_link_down): reconnect */
+    PRPC__RX_CLOSED  /* the client is closed: the receiver stops */
+} prpc__rx_turn;
+
 /* For a link with recv_one: its background receiver takes the receiver
  * role with rx_begin before each receive and gives it back with rx_end
  * after delivering. rx_begin waits while a synchronous caller reads or
  * wants to, and while nothing but synchronous calls is expected (no
  * asynchronous call in flight, no event handler): synchronous callers
- * receive their replies themselves then. Returns false once the client is
- * closed: the receiver stops. */
-bool prpc__client_rx_begin(prpc_client *client);
+ * receive their replies themselves then. It returns without the role when
+ * the connection is down or the client closed. */
+prpc__rx_turn prpc__client_rx_begin(prpc_client *client);
 void prpc__client_rx_end(prpc_client *client);
-
-/* Pings the server and returns PRPC_OK when any response comes back, an
- * error reply included: a plain msgpack-rpc peer that knows no rpc.ping
- * answers with an error, and that answer still proves a live peer. Only a
- * local failure (closed, timed out, out of memory) is returned. */
-prpc_status prpc__client_ping_any(prpc_client *client, uint32_t timeout_ms);
 
 #endif /* PRPC_CORE_CLIENT_LINK_H */

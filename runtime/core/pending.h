@@ -19,6 +19,15 @@ typedef struct prpc__pending {
     uint64_t deadline_ms;          /* UINT64_MAX = none */
     const prpc_method_desc *method;
     bool is_async;
+    /* Reconnecting clients only (see client.c). keep: the method is
+     * idempotent, so the call survives a lost connection and is sent again
+     * on the next one; req (prpc_alloc'd, NULL until encoded) is the request
+     * to send again. sent: the request went out on connection gen. */
+    bool keep;
+    bool sent;
+    uint64_t gen;
+    uint8_t *req;
+    size_t req_len;
     /* Synchronous calls: the waiter sleeps on cond until done. The reply is
      * copied because the transport's buffer dies when delivery returns. */
     prpc__cond *cond;
@@ -50,6 +59,10 @@ prpc__pending *prpc__pending_find(const prpc__pending_table *t, uint32_t msgid);
 prpc__pending *prpc__pending_remove(prpc__pending_table *t, uint32_t msgid);
 /* Removes every entry; returns them as a list linked through next. */
 prpc__pending *prpc__pending_take_all(prpc__pending_table *t);
+/* Removes the entries for which pick returns true (as a list linked
+ * through next); pick may change the entries it keeps. */
+prpc__pending *prpc__pending_take_if(prpc__pending_table *t,
+                                     bool (*pick)(prpc__pending *p, void *user), void *user);
 /* Removes the asynchronous entries whose deadline is <= now (as a list) and
  * stores the earliest remaining asynchronous deadline in *next. */
 prpc__pending *prpc__pending_take_expired(prpc__pending_table *t, uint64_t now, uint64_t *next);
