@@ -1,10 +1,12 @@
 /* calc_server: serves calc.Calculator on the endpoints given (default
- * pipe:calculator-demo) until SIGINT or SIGTERM, then stops gracefully.
+ * pipe:calculator-demo) until SIGINT or SIGTERM (Ctrl-C, Ctrl-Break or the
+ * console closing on Windows), then stops gracefully. With --stop-on-eof it
+ * also stops when its standard input ends, which is how a parent process
+ * (a test, a supervisor) stops it cleanly without signals.
  *
- * The signals are blocked before any thread exists and taken with sigwait in
- * the main thread, so no code runs inside a signal handler. */
-#define _POSIX_C_SOURCE 200809L
-#include <signal.h>
+ * prpc_shutdown_watch catches the signals before the server says it is
+ * ready and prpc_shutdown_wait takes them in the main thread, the same code
+ * on every system; no code of this program runs inside a signal handler. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,16 +15,18 @@
 int main(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        printf("usage: calc_server [ENDPOINT...]   (default: pipe:calculator-demo)\n");
+        printf("usage: calc_server [--stop-on-eof] [ENDPOINT...]   (default: pipe:calculator-demo)\n");
         return 0;
     }
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by the pool threads */
-
-    prpc_status st = calc_service_start();
+    unsigned events = PRPC_SHUTDOWN_SIGNAL;
+    if (argc > 1 && strcmp(argv[1], "--stop-on-eof") == 0) {
+        events |= PRPC_SHUTDOWN_STDIN;
+        argc--;
+        argv++;
+    }
+    prpc_status st = prpc_shutdown_watch(events);
+    if (st == PRPC_OK)
+        st = calc_service_start();
     if (st != PRPC_OK) {
         fprintf(stderr, "calc_server: %s\n", prpc_strerror(st));
         return 1;
@@ -46,6 +50,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "calc_server: cannot listen on %s: %s\n", eps[i],
                     prpc_server_error(server));
             prpc_server_destroy(server);
+            calc_service_stop();
             return 1;
         }
     }
@@ -61,9 +66,10 @@ int main(int argc, char **argv)
         printf("calc_server: listening on %s\n", ep);
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    printf("calc_server: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    unsigned why = 0;
+    prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, &why);
+    printf("calc_server: %s, stopping\n",
+           why & PRPC_SHUTDOWN_SIGNAL ? "shutdown signal received" : "end of input");
     fflush(stdout);
     st = prpc_server_stop(server, 2000);
     calc_service_stop(); /* answers deferred calls still waiting */

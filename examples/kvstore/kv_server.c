@@ -1,14 +1,14 @@
 /* kv_server: serves the kv.Store on every endpoint given, printing one line
- * per endpoint it listens on, until SIGINT or SIGTERM; then it drains the
- * calls in flight and exits 0.
+ * per endpoint it listens on, until SIGINT or SIGTERM (Ctrl-C, Ctrl-Break
+ * or the console closing on Windows), or with --stop-on-eof also until its
+ * standard input ends; then it drains the calls in flight and exits 0.
  *
- * usage: kv_server ENDPOINT...
+ * usage: kv_server [--stop-on-eof] ENDPOINT...
  *   e.g. kv_server pipe:kv 'unix:/tmp/kv.sock?mode=byte' tcp:127.0.0.1:7700
  *
- * SIGINT and SIGTERM are blocked before any thread exists and taken with
- * sigwait in the main thread, so no code runs inside a signal handler. */
-#define _POSIX_C_SOURCE 200809L
-#include <signal.h>
+ * prpc_shutdown_watch catches the signals before the server says it is
+ * ready; prpc_shutdown_wait takes them in the main thread, so no code of
+ * this program runs inside a signal handler, on any system. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,17 +19,22 @@
 
 int main(int argc, char **argv)
 {
+    unsigned events = PRPC_SHUTDOWN_SIGNAL;
+    if (argc > 1 && strcmp(argv[1], "--stop-on-eof") == 0) {
+        events |= PRPC_SHUTDOWN_STDIN;
+        argc--;
+        argv++;
+    }
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         fprintf(argc < 2 ? stderr : stdout,
-                "usage: kv_server ENDPOINT...\n"
+                "usage: kv_server [--stop-on-eof] ENDPOINT...\n"
                 "  e.g. kv_server pipe:kv 'unix:/tmp/kv.sock?mode=byte' tcp:127.0.0.1:7700\n");
         return argc < 2 ? 2 : 0;
     }
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by the pool threads */
+    if (prpc_shutdown_watch(events) != PRPC_OK) {
+        fprintf(stderr, "kv_server: cannot catch signals\n");
+        return 1;
+    }
 
     int rc = 1;
     prpc_server *server = NULL;
@@ -65,9 +70,10 @@ int main(int argc, char **argv)
         printf("kv_server: listening on %s\n", ep);
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    printf("kv_server: %s received, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    unsigned why = 0;
+    prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, &why);
+    printf("kv_server: %s, draining\n",
+           why & PRPC_SHUTDOWN_SIGNAL ? "shutdown signal received" : "end of input");
     fflush(stdout);
     st = prpc_server_stop(server, KV_DRAIN_MS);
     if (st != PRPC_OK)

@@ -1,6 +1,7 @@
 /* kv_watch: the events example. Watches a key prefix on a kv.Store server
  * and prints every change (kv.Store.changed events) as other clients write,
- * until SIGINT/SIGTERM, until --count events arrived, or until --timeout.
+ * until SIGINT/SIGTERM (Ctrl-C on Windows), until --count events arrived,
+ * or until --timeout.
  *
  * usage: kv_watch [--count N] [--timeout MS] ENDPOINT [PREFIX]
  * Prints "watching PREFIX" once the watch is in place, then one line
@@ -11,7 +12,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "kv_client.h"
+#include "piperpc/server.h" /* prpc_shutdown_watch and _wait */
 
 static atomic_ulong events_seen;
 
@@ -70,11 +71,12 @@ int main(int argc, char **argv)
     const char *endpoint = argv[i];
     const char *prefix = argc - i == 2 ? argv[i + 1] : "";
 
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before the client's thread starts */
+    /* Ctrl-C is taken by the wait in the loop below, never by a handler of
+     * this program. */
+    if (prpc_shutdown_watch(PRPC_SHUTDOWN_SIGNAL) != PRPC_OK) {
+        fprintf(stderr, "kv_watch: cannot catch signals\n");
+        return 3;
+    }
 
     prpc_client_options o = {0};
     o.connect_timeout_ms = 2000;
@@ -108,8 +110,7 @@ int main(int argc, char **argv)
             rc = want ? 3 : 0; /* --count not reached in time */
             break;
         }
-        struct timespec step = {0, 50 * 1000 * 1000};
-        if (sigtimedwait(&sigs, NULL, &step) >= 0)
+        if (prpc_shutdown_wait(50, NULL) == PRPC_OK)
             break; /* SIGINT or SIGTERM: a normal end */
         /* A server that went away: a ping each second finds out. */
         if (now_ms() - last_ping < 1000)

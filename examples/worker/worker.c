@@ -1,13 +1,8 @@
 /* worker: serves work.Worker on its stdin and stdout ("stdio:"), as a child
  * process spawned by worker_parent (prpc_client_spawn). It exits when its
- * parent closes the pipes, or on SIGINT/SIGTERM. stdout carries the
- * protocol, so diagnostics go to stderr only. */
-#define _POSIX_C_SOURCE 200809L
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+ * parent closes the pipes, or on SIGINT/SIGTERM (Ctrl-C on Windows). stdout
+ * carries the protocol, so diagnostics go to stderr only. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "work_server.h"
@@ -48,22 +43,24 @@ static prpc_status do_pid(prpc_call *call, uint32_t *result)
 
 static const work_Worker_ops ops = {.count_primes = do_count_primes, .pid = do_pid};
 
+/* The server reports the parent's connection closing (it closed the pipes
+ * or went away); the main thread's wait then ends. */
+static void on_parent_gone(void *user, prpc_conn *conn)
+{
+    (void)user;
+    (void)conn;
+    prpc_shutdown_request();
+}
+
 int main(void)
 {
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-
     prpc_server_options o = {0};
     o.threads = 1; /* one parent, one connection: one thread is plenty */
-    /* The runtime takes stdin over (and puts /dev/null in its place) and
-     * reports no "connection closed" to the application, so a duplicate of
-     * the input pipe, taken first, tells when the parent has closed it. */
-    int input = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+    o.on_disconnect = on_parent_gone;
     prpc_server *server = NULL;
-    prpc_status st = input < 0 ? PRPC_ERR_IO : prpc_server_create(&o, &server);
+    prpc_status st = prpc_shutdown_watch(PRPC_SHUTDOWN_SIGNAL);
+    if (st == PRPC_OK)
+        st = prpc_server_create(&o, &server);
     if (st == PRPC_OK)
         st = work_Worker_register(server, &ops, NULL);
     if (st == PRPC_OK && (st = prpc_server_listen(server, "stdio:")) != PRPC_OK)
@@ -75,21 +72,10 @@ int main(void)
         if (server != NULL)
             prpc_server_stop(server, 0);
         prpc_server_destroy(server);
-        if (input >= 0)
-            close(input);
         return 1;
     }
-    for (;;) {
-        struct timespec step = {0, 20 * 1000 * 1000};
-        if (sigtimedwait(&sigs, NULL, &step) >= 0)
-            break;
-        /* POLLHUP once no writer is left on the input pipe: the parent is done. */
-        struct pollfd p = {input, 0, 0};
-        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
-            break;
-    }
+    prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, NULL);
     st = prpc_server_stop(server, 1000);
     prpc_server_destroy(server);
-    close(input);
     return st == PRPC_OK ? 0 : 1;
 }

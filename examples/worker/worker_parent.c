@@ -6,6 +6,7 @@
  *
  * usage: worker_parent [--workers N] [--limit LIMIT] [WORKER_PROGRAM]
  *   (defaults: 2 workers, LIMIT 2000000, the worker next to this program)
+ * Runs unchanged on Windows, where the worker is worker.exe.
  * Exit status 0 when every chunk was counted and the total is right. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "work_client.h"
 
@@ -144,16 +144,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: worker_parent [--workers 1..16] [--limit 0..1000000000] [WORKER_PROGRAM]\n");
         return 2;
     }
-    /* The worker program: given, or the one built next to this program. */
+    /* The worker program: given, or the one in this program's directory
+     * (argv[0]'s; on Windows the separator may be either slash). Without a
+     * directory the bare name is searched as a command is: in PATH on
+     * POSIX, in this program's own directory first on Windows. */
     char path[PATH_MAX];
     if (i < argc) {
         snprintf(path, sizeof path, "%s", argv[i]);
     } else {
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (n < 0)
-            n = 0;
-        path[n] = '\0';
-        char *slash = strrchr(path, '/');
+        snprintf(path, sizeof path, "%s", argv[0]);
+        char *slash = strrchr(path, '/'), *back = strrchr(path, '\\');
+        if (back != NULL && (slash == NULL || back > slash))
+            slash = back;
         size_t dir = slash ? (size_t)(slash - path + 1) : 0;
         snprintf(path + dir, sizeof path - dir, "worker");
     }

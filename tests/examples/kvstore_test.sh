@@ -2,7 +2,8 @@
 # End-to-end test of examples/kvstore with real processes: kv_server on a
 # message-mode pipe and a unix socket, kv_client commands and their exit
 # statuses, kv_watch printing the changes another client makes, a second
-# server refused on a live name, and a clean stop on SIGINT.
+# server refused on a live name, a clean stop on SIGINT, and the clean stop
+# of kv_server --stop-on-eof when its standard input ends.
 #
 # usage: kvstore_test.sh KV_SERVER KV_CLIENT KV_WATCH
 set -uo pipefail
@@ -87,7 +88,29 @@ wait "$spid"
 rc=$?
 spid=
 [ "$rc" -eq 0 ] && ok "kv_server exits 0 on SIGINT" || bad "kv_server status $rc on SIGINT: $(cat "$tmp/server.err")"
-grep -q "SIGINT received" "$tmp/server.out" && ok "kv_server said it drained" || bad "no drain message"
+grep -q "shutdown signal received, draining" "$tmp/server.out" && ok "kv_server said it drained" || bad "no drain message"
+
+# --stop-on-eof: the server stops cleanly when its stdin ends (how a parent
+# that cannot send signals, a Windows test say, stops it).
+mkfifo "$tmp/in"
+"$server" --stop-on-eof "$pipe-eof" <"$tmp/in" >"$tmp/eof.out" 2>&1 &
+spid=$!
+exec 7>"$tmp/in" # the server's stdin stays open while this shell holds it
+echo "input the server reads and drops" >&7
+for _ in $(seq 200); do grep -q 'listening on' "$tmp/eof.out" && break; sleep 0.05; done
+expect 0 1 "$pipe-eof" put k v
+kill -0 "$spid" 2>/dev/null && ok "kv_server --stop-on-eof keeps serving while its stdin is open" || bad "kv_server --stop-on-eof exited early: $(cat "$tmp/eof.out")"
+exec 7>&-
+for _ in $(seq 200); do kill -0 "$spid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$spid" 2>/dev/null; then
+    bad "kv_server --stop-on-eof still runs 10 s after its stdin ended"
+else
+    wait "$spid"
+    rc=$?
+    [ "$rc" -eq 0 ] && grep -q "end of input, draining" "$tmp/eof.out" &&
+        ok "kv_server --stop-on-eof exits 0 when its stdin ends" || bad "kv_server --stop-on-eof: status $rc: $(cat "$tmp/eof.out")"
+fi
+spid=
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all checks passed"

@@ -1,10 +1,11 @@
-/* End to end on Windows with real processes: this program serves the
- * calculator example's service (examples/calculator/calc_service.c) with the
- * piperpc server, and the example's own client, built for Windows, calls it
- * from another process over pipe: in message mode, pipe: in byte mode and
- * tcp:. With --serve ENDPOINT... it only serves (until its stdin ends), so
- * that a client on another system can call a Windows server. */
-#include <winsock2.h> /* before anything that includes windows.h */
+/* End to end on Windows with real processes: the calculator example's own
+ * client, built for Windows, calls over pipe: in message mode, pipe: in
+ * byte mode and tcp: (a) the example's service (calc_service.c) served by
+ * the piperpc server in this process, and (b) the example's own server,
+ * calc_server.exe, in another process, stopped by closing its stdin
+ * (--stop-on-eof). calc_client exits 0 when every call behaved as the
+ * example expects (results, IDL errors, a timeout). */
+#include "test_win32_proc.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,24 +39,15 @@ static void stop_server(prpc_server *s)
     prpc_server_destroy(s);
 }
 
-/* Runs the example client against endpoint; its exit status is 0 when every
- * call behaved as the example expects (results, IDL errors, a timeout). */
+/* Runs the example client against endpoint; returns its exit status. */
 static DWORD run_client(const char *endpoint)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "\"%s\" %s", CALC_CLIENT_PATH, endpoint);
-    STARTUPINFOA si;
-    memset(&si, 0, sizeof si);
-    si.cb = sizeof si;
-    PROCESS_INFORMATION pi;
-    assert_true(CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi));
-    DWORD w = WaitForSingleObject(pi.hProcess, 60000);
-    if (w != WAIT_OBJECT_0)
-        TerminateProcess(pi.hProcess, 99);
-    DWORD code = 98;
-    GetExitCodeProcess(pi.hProcess, &code);
-    CloseHandle(pi.hProcess);
-    CloseHandle(pi.hThread);
+    char args[600], out[4096];
+    snprintf(args, sizeof args, "\"%s\"", endpoint);
+    DWORD code = wproc_run("calc_client.exe", args, out, sizeof out, 60000);
+    if (code != 0)
+        print_error("calc_client %s: status %lu, output:\n%s\n", endpoint, (unsigned long)code,
+                    out);
     return code;
 }
 
@@ -92,43 +84,61 @@ static void test_calc_tcp(void **state)
     calc_over("tcp:127.0.0.1:0");
 }
 
-static int serve(int n, char **eps)
+/* calc_server.exe on listen_ep and calc_client.exe against it, twice;
+ * then the server is stopped by closing its stdin and must exit 0. */
+static void calc_processes_over(const char *listen_ep)
 {
-    if (calc_service_start() != PRPC_OK)
-        return 1;
-    prpc_server *s = NULL;
-    if (prpc_server_create(NULL, &s) != PRPC_OK ||
-        calc_Calculator_register(s, &calc_service_ops, NULL) != PRPC_OK)
-        return 1;
-    for (int i = 0; i < n; i++) {
-        if (prpc_server_listen(s, eps[i]) != PRPC_OK) {
-            fprintf(stderr, "cannot listen on %s: %s\n", eps[i], prpc_server_error(s));
-            return 1;
-        }
-    }
-    if (prpc_server_start(s) != PRPC_OK)
-        return 1;
+    static wproc server;
+    char args[600], line[600];
+    snprintf(args, sizeof args, "--stop-on-eof \"%s\"", listen_ep);
+    assert_true(wproc_start(&server, "calc_server.exe", args));
+    assert_true(wproc_read_line(&server, line, sizeof line, 30000));
+    const char *prefix = "calc_server: listening on ";
+    assert_memory_equal(line, prefix, strlen(prefix));
     char ep[512];
-    for (size_t i = 0; prpc_server_endpoint(s, i, ep, sizeof ep) == PRPC_OK; i++)
-        printf("listening on %s\n", ep);
-    fflush(stdout);
-    char line[64];
-    while (fgets(line, sizeof line, stdin) != NULL) {
-    }
-    prpc_status st = prpc_server_stop(s, 2000);
-    calc_service_stop();
-    prpc_server_destroy(s);
-    return st == PRPC_OK ? 0 : 1;
+    snprintf(ep, sizeof ep, "%s", line + strlen(prefix));
+    assert_int_equal(run_client(ep), 0);
+    assert_int_equal(run_client(ep), 0);
+    wproc_close_stdin(&server);
+    DWORD code = wproc_wait(&server, 30000);
+    if (code != 0)
+        print_error("calc_server: status %lu, output '%s'\n", (unsigned long)code, server.buf);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(server.buf, "calc_server: end of input, stopping"));
+    wproc_close(&server);
 }
 
-int main(int argc, char **argv)
+static void test_calc_processes_pipe_message(void **state)
 {
-    if (argc > 2 && strcmp(argv[1], "--serve") == 0)
-        return serve(argc - 2, argv + 2);
+    (void)state;
+    char ep[128];
+    snprintf(ep, sizeof ep, "pipe:prpc-w32calc-%lu-pm", (unsigned long)GetCurrentProcessId());
+    calc_processes_over(ep);
+}
+
+static void test_calc_processes_pipe_byte(void **state)
+{
+    (void)state;
+    char ep[128];
+    snprintf(ep, sizeof ep, "pipe:prpc-w32calc-%lu-pb?mode=byte", (unsigned long)GetCurrentProcessId());
+    calc_processes_over(ep);
+}
+
+static void test_calc_processes_tcp(void **state)
+{
+    (void)state;
+    calc_processes_over("tcp:127.0.0.1:0");
+}
+
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calc_pipe_message),
         cmocka_unit_test(test_calc_pipe_byte),
         cmocka_unit_test(test_calc_tcp),
+        cmocka_unit_test(test_calc_processes_pipe_message),
+        cmocka_unit_test(test_calc_processes_pipe_byte),
+        cmocka_unit_test(test_calc_processes_tcp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
