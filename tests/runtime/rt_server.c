@@ -4,7 +4,7 @@
  *
  * usage: rt_server [--threads N] [--max-conn N] [--max-inflight N]
  *                  [--max-msg BYTES] [--depth N] [--handshake MS] [--idle MS]
- *                  [--drain MS] [--ready-fd FD] ENDPOINT...
+ *                  [--drain MS] [--ready-fd FD] [--exec-log PATH] ENDPOINT...
  * Once listening it writes "READY <bound endpoint>...\n" to the ready
  * descriptor (default stderr). */
 #define _GNU_SOURCE
@@ -59,6 +59,8 @@ int main(int argc, char **argv)
             o.drain_timeout_ms = (uint32_t)v;
         else if (strcmp(argv[i], "--ready-fd") == 0)
             ready_fd = (int)v;
+        else if (strcmp(argv[i], "--exec-log") == 0)
+            rt_set_exec_log(argv[i + 1]);
         else {
             fprintf(stderr, "rt_server: unknown option %s\n", argv[i]);
             return 2;

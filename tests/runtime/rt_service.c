@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,6 +194,77 @@ static prpc_status inv_stats(prpc_call *call, const void *ops, prpc_decoder *p)
     return prpc_call_reply(call, enc_u64x3, v);
 }
 
+static const char *exec_log;
+
+void rt_set_exec_log(const char *path)
+{
+    exec_log = path;
+}
+
+typedef struct work_job {
+    prpc_call *call;
+    uint32_t ms, tag;
+} work_job;
+
+static void *work_main(void *arg)
+{
+    work_job *j = arg;
+    uint32_t i = 0;
+    while (i < j->ms && !prpc_call_cancelled(j->call)) {
+        sleep_1ms();
+        i++;
+    }
+    if (i < j->ms)
+        (void)prpc_call_reply_error(j->call, PRPC_ERR_CANCELLED, "cancelled");
+    else
+        (void)prpc_call_reply(j->call, enc_u32, &j->tag);
+    free(j);
+    return NULL;
+}
+
+/* Deferred to a thread of its own, so that several calls of one connection
+ * run at once (a connection starts its calls one after the other). */
+static prpc_status inv_work(prpc_call *call, const void *ops, prpc_decoder *p)
+{
+    (void)ops;
+    uint32_t ms = 0, tag = 0;
+    prpc_dec_u32(p, &ms);
+    prpc_dec_u32(p, &tag);
+    if (prpc_dec_status(p) != PRPC_OK)
+        return prpc_dec_status(p);
+    if (exec_log != NULL) {
+        /* One small append: whole lines even from several processes. */
+        FILE *f = fopen(exec_log, "a");
+        if (f != NULL) {
+            fprintf(f, "%u\n", tag);
+            fclose(f);
+        }
+    }
+    work_job *j = malloc(sizeof *j);
+    if (j == NULL)
+        return PRPC_ERR_NO_MEMORY;
+    j->call = call;
+    j->ms = ms;
+    j->tag = tag;
+    prpc_call_defer(call);
+    pthread_t th;
+    if (pthread_create(&th, NULL, work_main, j) != 0) {
+        free(j);
+        return prpc_call_reply_error(call, PRPC_ERR_NO_MEMORY, "no thread");
+    }
+    pthread_detach(th);
+    return PRPC_OK;
+}
+
+static prpc_server *emit_server; /* the server rt_register last saw */
+
+static void enc_u32_event(prpc_encoder *e, const void *v)
+{
+    prpc_enc_uint(e, *(const uint32_t *)v);
+}
+
+static prpc_status inv_emit(prpc_call *call, const void *ops, prpc_decoder *p);
+
 static prpc_status inv_pid(prpc_call *call, const void *ops, prpc_decoder *p)
 {
     (void)ops;
@@ -210,6 +282,10 @@ const prpc_method_desc rt_methods[RT_NMETHODS] = {
     {"nest", "rt.Echo.nest", "void nest(any)", NULL, 0, 0, 1, inv_nest},
     {"stats", "rt.Echo.stats", "u64[] stats()", NULL, 0, 0, 0, inv_stats},
     {"pid", "rt.Echo.pid", "u32 pid()", NULL, 0, 0, 0, inv_pid},
+    {"work", "rt.Echo.work", "u32 work(u32,u32)", NULL, 0, 0, 2, inv_work},
+    {"work_idem", "rt.Echo.work_idem", "u32 work_idem(u32,u32)", NULL, PRPC_METHOD_IDEMPOTENT, 0,
+     2, inv_work},
+    {"emit", "rt.Echo.emit", "u32 emit(u32)", NULL, 0, 0, 1, inv_emit},
 };
 
 const prpc_event_desc rt_tick_event = {"tick", "rt.Echo.tick", "event tick(u32 n)", NULL, 1};
@@ -218,10 +294,26 @@ const prpc_service_desc rt_service = {
     "rt", "Echo", "rt.Echo", NULL, 1, 0, 0x72744563686f3031ull, rt_methods, RT_NMETHODS,
     &rt_tick_event, 1};
 
+static prpc_status inv_emit(prpc_call *call, const void *ops, prpc_decoder *p)
+{
+    (void)ops;
+    uint32_t n = 0;
+    prpc_dec_u32(p, &n);
+    if (prpc_dec_status(p) != PRPC_OK)
+        return prpc_dec_status(p);
+    size_t sent = 0;
+    prpc_status st = prpc_server_broadcast(emit_server, &rt_tick_event, enc_u32_event, &n, &sent);
+    if (st != PRPC_OK)
+        return st;
+    uint32_t count = (uint32_t)sent;
+    return prpc_call_reply(call, enc_u32, &count);
+}
+
 static const int rt_ops_token = 1;
 
 prpc_status rt_register(prpc_server *server)
 {
+    emit_server = server;
     return prpc_server_register(server, &rt_service, &rt_ops_token, NULL);
 }
 

@@ -11,6 +11,9 @@
  *     void nest(any value);
  *     u64[] stats();              // [live allocations, live bytes, open fds]
  *     u32 pid();
+ *     u32 work(u32 ms, u32 tag);  // logs tag, sleeps ms (cancellable), returns tag
+ *     [idempotent] u32 work_idem(u32 ms, u32 tag);  // the same, safe to re-send
+ *     u32 emit(u32 n);            // broadcasts tick(n); returns to how many
  *     event tick(u32 n);
  *   }
  *
@@ -32,6 +35,9 @@ enum {
     RT_NEST,
     RT_STATS,
     RT_PID,
+    RT_WORK,
+    RT_WORK_IDEM,
+    RT_EMIT,
     RT_NMETHODS
 };
 
@@ -52,6 +58,10 @@ prpc_status rt_release(prpc_client *c, uint32_t *out);
 prpc_status rt_nest(prpc_client *c, uint32_t depth);
 prpc_status rt_stats(prpc_client *c, uint64_t out[3]);
 prpc_status rt_pid(prpc_client *c, uint32_t *out);
+
+/* work and work_idem append "<tag>\n" to this file when they start (NULL:
+ * nowhere), so a test sees how often a call ran, across server processes. */
+void rt_set_exec_log(const char *path);
 
 /* A counting allocator for the server process (live allocations, bytes). */
 void rt_install_counting_allocator(void);
