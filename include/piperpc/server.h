@@ -96,6 +96,13 @@ typedef struct prpc_server_options {
     void *peer_policy_user;
     prpc_disconnect_fn on_disconnect; /* NULL = not told */
     void *on_disconnect_user;
+    bool allow_remote_pipe_clients;   /* Windows: pipe: endpoints admit clients on
+                                         other machines (\\HOST\pipe\NAME);
+                                         false = this machine only
+                                         (PIPE_REJECT_REMOTE_CLIENTS). The pipe's
+                                         DACL and peer_policy still apply. No
+                                         effect elsewhere: AF_UNIX sockets cannot
+                                         be reached from another machine. */
 } prpc_server_options;
 
 typedef struct prpc_server_stats {

@@ -388,6 +388,7 @@ prpc_status prpc_server_listen(prpc_server *server, const char *endpoint)
     lo.max_connections = o->max_connections;
     lo.handshake_timeout_ms = resolve_timeout(o->handshake_timeout_ms, DEFAULT_HANDSHAKE_MS);
     lo.idle_timeout_ms = resolve_timeout(o->idle_timeout_ms, DEFAULT_IDLE_MS);
+    lo.remote_clients = o->allow_remote_pipe_clients;
     if (o->peer_policy != NULL) {
         lo.authorize = policy_adapter;
         lo.authorize_user = ns;

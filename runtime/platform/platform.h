@@ -134,6 +134,15 @@ typedef enum prpc__chan_mode {
 
 #define PRPC__NAME_MAX 200   /* longest pipe NAME */
 #define PRPC__PATH_MAX 1024  /* longest unix: path or host name held */
+#define PRPC__HOST_MAX 256   /* longest HOST of pipe://HOST/NAME, with its NUL */
+
+/* Whether the platform has pipes on other machines (pipe://HOST/NAME):
+ * 1 where platform_types.h says so (Windows), 0 elsewhere. A plain value,
+ * not a switch for #if, so that the endpoint parser stays free of
+ * conditional compilation. */
+#ifndef PRPC__REMOTE_PIPES
+#define PRPC__REMOTE_PIPES 0
+#endif
 
 /* A parsed endpoint (runtime/transport/endpoint.c fills it). */
 typedef struct prpc__addr {
@@ -141,6 +150,9 @@ typedef struct prpc__addr {
     prpc__chan_mode mode;
     char name[PRPC__PATH_MAX]; /* PIPE: NAME; UNIX: the path; TCP: the host */
     uint16_t port;             /* TCP; 0 asks for an ephemeral port */
+    char host[PRPC__HOST_MAX]; /* PIPE: the machine of pipe://HOST/NAME; "" = this one */
+    bool remote_clients;       /* PIPE listeners: admit clients from other machines
+                                  (Windows); set by the transport listener */
 } prpc__addr;
 
 /* Who is on the other end of a connection. */

@@ -62,6 +62,7 @@ prpc_status prpc__tlistener_open(prpc__iopool *pool, const char *endpoint,
     prpc_status st = prpc__endpoint_parse(endpoint, &l->addr, &l->tp, err);
     if (st != PRPC_OK)
         goto fail;
+    l->addr.remote_clients = l->opts.remote_clients;
     l->counter = prpc_alloc(sizeof *l->counter);
     if (l->counter == NULL) {
         st = PRPC_ERR_NO_MEMORY;

@@ -54,6 +54,7 @@ typedef struct prpc__listen_opts {
     uint32_t idle_timeout_ms;       /* no whole message either way for this long closes; 0 = none */
     prpc__authorize_fn authorize;   /* NULL = prpc__authorize_same_user */
     void *authorize_user;
+    bool remote_clients;            /* pipe: admit clients from other machines (Windows) */
 } prpc__listen_opts;
 
 /* Dial options; all-zero means the defaults. */

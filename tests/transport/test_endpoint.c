@@ -116,10 +116,55 @@ static void test_endpoint_malformed(void **state)
     assert_int_equal(prpc__endpoint_parse(NULL, &a, &tp, NULL), PRPC_ERR_INVALID_ARG);
 }
 
+/* pipe://HOST/NAME and \\HOST\pipe\NAME: HOST "." is this machine on
+ * every platform; another host is a remote pipe, which POSIX does not have
+ * (test_endpoint_unsupported); malformed forms are refused as such first. */
+static void test_endpoint_hosted_pipes(void **state)
+{
+    (void)state;
+    const char *local[] = {"pipe://./calc", "\\\\.\\pipe\\calc"};
+    for (int i = 0; i < 2; i++) {
+        parse_ok(local[i], PRPC__ADDR_PIPE, PRPC__CHAN_MESSAGE, "calc", 0, &prpc__transport_pipe);
+        prpc__addr a;
+        const prpc__transport *tp;
+        assert_int_equal(prpc__endpoint_parse(local[i], &a, &tp, NULL), PRPC_OK);
+        assert_string_equal(a.host, "");
+        assert_false(a.remote_clients);
+    }
+    parse_ok("pipe://./calc?mode=byte", PRPC__ADDR_PIPE, PRPC__CHAN_BYTE, "calc", 0,
+             &prpc__transport_pipe);
+    parse_ok("\\\\.\\pipe\\calc?mode=byte", PRPC__ADDR_PIPE, PRPC__CHAN_BYTE, "calc", 0,
+             &prpc__transport_pipe);
+    parse_bad("pipe://./.hidden", PRPC_ERR_INVALID_ARG, ".");
+    parse_bad("pipe://", PRPC_ERR_INVALID_ARG, "pipe name");
+    parse_bad("pipe:///calc", PRPC_ERR_INVALID_ARG, "host");
+    parse_bad("pipe://server", PRPC_ERR_INVALID_ARG, "pipe name");
+    parse_bad("pipe://server/", PRPC_ERR_INVALID_ARG, "name");
+    parse_bad("pipe://server/a/b", PRPC_ERR_INVALID_ARG, "/");
+    parse_bad("pipe://ser ver/calc", PRPC_ERR_INVALID_ARG, "letters");
+    parse_bad("pipe://[::1]/calc", PRPC_ERR_INVALID_ARG, "letters");
+    parse_bad("pipe://server/calc?mode=fast", PRPC_ERR_INVALID_ARG, "mode");
+    parse_bad("\\\\server\\share\\calc", PRPC_ERR_INVALID_ARG, "pipe path");
+    parse_bad("\\\\server", PRPC_ERR_INVALID_ARG, "pipe path");
+    /* The longest host is well formed (and remote: not here); one past it
+     * is malformed. */
+    char ep[PRPC__HOST_MAX + 32];
+    memcpy(ep, "pipe://", 7);
+    memset(ep + 7, 'h', PRPC__HOST_MAX - 1);
+    memcpy(ep + 7 + PRPC__HOST_MAX - 1, "/calc", 6);
+    parse_bad(ep, PRPC_ERR_NOT_SUPPORTED, "tcp:");
+    memset(ep + 7, 'h', PRPC__HOST_MAX);
+    memcpy(ep + 7 + PRPC__HOST_MAX, "/calc", 6);
+    parse_bad(ep, PRPC_ERR_INVALID_ARG, "limit");
+}
+
 static void test_endpoint_unsupported(void **state)
 {
     (void)state;
     parse_bad("pipe://server/calc", PRPC_ERR_NOT_SUPPORTED, "tcp:");
+    parse_bad("pipe://server/calc?mode=byte", PRPC_ERR_NOT_SUPPORTED, "tcp:");
+    parse_bad("pipe://localhost/calc", PRPC_ERR_NOT_SUPPORTED, "another machine");
+    parse_bad("pipe://10.0.0.7/calc", PRPC_ERR_NOT_SUPPORTED, "tcp:");
     parse_bad("\\\\server\\pipe\\calc", PRPC_ERR_NOT_SUPPORTED, "tcp:");
     parse_bad("shm:calc", PRPC_ERR_NOT_SUPPORTED, "shm");
     parse_bad("unix:@abstract", PRPC_ERR_NOT_SUPPORTED, "abstract");
@@ -130,6 +175,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_endpoint_valid),
         cmocka_unit_test(test_endpoint_malformed),
+        cmocka_unit_test(test_endpoint_hosted_pipes),
         cmocka_unit_test(test_endpoint_unsupported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

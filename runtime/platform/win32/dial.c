@@ -1,7 +1,8 @@
-/* Dialing on Windows: opening \\.\pipe\NAME as a client (waiting with
- * WaitNamedPipe while every instance is busy, retrying while the name does
- * not exist yet) and connecting TCP sockets; also the runtime directory
- * question, which pipes do not have on Windows. */
+/* Dialing on Windows: opening \\.\pipe\NAME, or \\HOST\pipe\NAME on another
+ * machine, as a client (waiting with WaitNamedPipe while every instance is
+ * busy, retrying while the name does not exist yet) and connecting TCP
+ * sockets; also the runtime directory question, which pipes do not have on
+ * Windows. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,11 +23,12 @@ static uint32_t retry_pause(uint64_t deadline_ms)
 static prpc_status dial_pipe(prpc__iopool *pool, const prpc__addr *a, uint64_t deadline_ms,
                              prpc__pconn **out, prpc__err *err)
 {
-    char path[PRPC__PATH_MAX + 16];
-    wchar_t wpath[PRPC__PATH_MAX + 16];
-    snprintf(path, sizeof path, "\\\\.\\pipe\\%s", a->name);
+    char path[PRPC__HOST_MAX + PRPC__PATH_MAX + 16];
+    wchar_t wpath[PRPC__HOST_MAX + PRPC__PATH_MAX + 16];
+    bool remote = a->host[0] != '\0';
+    prpc__pipe_path(a, path, sizeof path);
     if (!prpc__utf8_to_wide(path, wpath, sizeof wpath / sizeof wpath[0])) {
-        prpc__set_err(err, "pipe name is not valid UTF-8: %s", a->name);
+        prpc__set_err(err, "pipe path is not valid UTF-8: %s", path);
         return PRPC_ERR_INVALID_ARG;
     }
     HANDLE h;
@@ -42,9 +44,21 @@ static prpc_status dial_pipe(prpc__iopool *pool, const prpc__addr *a, uint64_t d
         if (h != INVALID_HANDLE_VALUE)
             break;
         DWORD e = GetLastError();
-        if (e == ERROR_ACCESS_DENIED) {
-            prpc__set_err(err, "pipe %s refused us: access denied by its security descriptor", path);
+        if (e == ERROR_ACCESS_DENIED || e == ERROR_LOGON_FAILURE) {
+            if (remote)
+                prpc__set_err(err, "pipe %s refused us: access denied (the server must allow "
+                                   "remote pipe clients, and its DACL must grant our user)", path);
+            else
+                prpc__set_err(err, "pipe %s refused us: access denied by its security descriptor",
+                              path);
             return PRPC_ERR_DENIED;
+        }
+        if (remote && (e == ERROR_BAD_NETPATH || e == ERROR_BAD_NET_NAME ||
+                       e == ERROR_PATH_NOT_FOUND || e == ERROR_NETWORK_UNREACHABLE ||
+                       e == ERROR_HOST_UNREACHABLE)) {
+            prpc__set_err(err, "cannot reach the machine of pipe %s (Windows error %lu)", path,
+                          (unsigned long)e);
+            return PRPC_ERR_UNAVAILABLE;
         }
         if (e != ERROR_PIPE_BUSY && e != ERROR_FILE_NOT_FOUND) {
             prpc__set_win_err(err, e, "cannot open the pipe");
@@ -194,6 +208,11 @@ static prpc_status dial_tcp(prpc__iopool *pool, const prpc__addr *a, uint64_t de
     }
     *out = c;
     return PRPC_OK;
+}
+
+void prpc__pipe_path(const prpc__addr *a, char *buf, size_t size)
+{
+    snprintf(buf, size, "\\\\%s\\pipe\\%s", a->host[0] != '\0' ? a->host : ".", a->name);
 }
 
 prpc_status prpc__pconn_dial(prpc__iopool *pool, const prpc__addr *addr, uint64_t deadline_ms,

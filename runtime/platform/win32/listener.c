@@ -31,10 +31,7 @@ static prpc_status new_pipe_instance(prpc__plistener *l, bool first, HANDLE *out
                               .bInheritHandle = FALSE};
     DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
                       (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
-    DWORD type = l->addr.mode == PRPC__CHAN_MESSAGE ? PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
-                                                    : PIPE_TYPE_BYTE | PIPE_READMODE_BYTE;
-    type |= PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
-    HANDLE h = CreateNamedPipeW(l->wpath, open_mode, type, PIPE_UNLIMITED_INSTANCES,
+    HANDLE h = CreateNamedPipeW(l->wpath, open_mode, l->pipe_mode, PIPE_UNLIMITED_INSTANCES,
                                 (DWORD)PRPC__CHUNK_SIZE, (DWORD)PRPC__CHUNK_SIZE, 0, &sa);
     if (h == INVALID_HANDLE_VALUE) {
         *werr = GetLastError();
@@ -292,8 +289,31 @@ static prpc_status claim_name(prpc__plistener *l, prpc__err *err)
     return PRPC_ERR_IO;
 }
 
+/* The pipe mode of every instance, computed once so that no instance can
+ * differ: clients on other machines are refused (PIPE_REJECT_REMOTE_CLIENTS)
+ * unless the server opted in. A popular runtime once lost that flag when
+ * another mode flag was set; tests read l->pipe_mode to catch that. */
+static DWORD pipe_mode(const prpc__addr *a)
+{
+    DWORD m = a->mode == PRPC__CHAN_MESSAGE ? PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
+                                            : PIPE_TYPE_BYTE | PIPE_READMODE_BYTE;
+    m |= PIPE_WAIT;
+    if (!a->remote_clients)
+        m |= PIPE_REJECT_REMOTE_CLIENTS;
+    return m;
+}
+
 static prpc_status open_pipe(prpc__plistener *l, prpc__err *err)
 {
+    if (l->addr.host[0] != '\0') {
+        /* A server creates pipes on its own machine only; other machines
+         * reach them when remote clients are allowed. */
+        prpc__set_err(err, "a server cannot listen on pipe://%s/%s: listen on pipe:%s (with "
+                           "allow_remote_pipe_clients for clients on other machines)",
+                      l->addr.host, l->addr.name, l->addr.name);
+        return PRPC_ERR_INVALID_ARG;
+    }
+    l->pipe_mode = pipe_mode(&l->addr);
     snprintf(l->path, sizeof l->path, "\\\\.\\pipe\\%s", l->addr.name);
     if (!prpc__utf8_to_wide(l->path, l->wpath, PRPC__PATH_MAX)) {
         prpc__set_err(err, "pipe name is not valid UTF-8: %s", l->addr.name);

@@ -46,4 +46,7 @@ typedef struct prpc__timer {
     DWORD runner;      /* the thread id running fn */
 } prpc__timer;
 
+/* Pipes on other machines are reachable as \\HOST\pipe\NAME (platform.h). */
+#define PRPC__REMOTE_PIPES 1
+
 #endif /* PRPC_PLATFORM_TYPES_H */

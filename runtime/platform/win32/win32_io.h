@@ -99,6 +99,7 @@ struct prpc__plistener {
     LPFN_ACCEPTEX acceptex;
     PSECURITY_DESCRIPTOR sd;
     HANDLE guard; /* pipe: the named mutex that claims NAME among local servers */
+    DWORD pipe_mode; /* pipe: the dwPipeMode of every instance (tests check its flags) */
     bool closed;
     int busy;
     bool accept_pending;
@@ -125,6 +126,10 @@ void prpc__pool_post_io(prpc__iopool *pool, struct wio *io, DWORD err, DWORD n);
 /* Connection internals (conn.c). */
 prpc_status prpc__pconn_new(prpc__iopool *pool, enum wkind kind, HANDLE h, HANDLE wh,
                             prpc__chan_mode mode, prpc__pconn **out);
+
+/* The pipe path a client opens: \\.\pipe\NAME, or \\HOST\pipe\NAME for
+ * pipe://HOST/NAME (dial.c). */
+void prpc__pipe_path(const prpc__addr *a, char *buf, size_t size);
 
 /* Security (security.c). */
 prpc_status prpc__user_sid(HANDLE token, PSID *out);
