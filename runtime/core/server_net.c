@@ -197,6 +197,8 @@ static void to_peer(const prpc__peer *in, prpc_peer *out)
     out->uid = in->uid;
     out->gid = in->gid;
     out->pid = in->pid < 0 ? 0 : (uint32_t)in->pid;
+    /* Points into *in: the connection keeps its own copy (prpc__conn_open). */
+    out->user_sid = in->user_sid[0] != '\0' ? in->user_sid : NULL;
 }
 
 static bool policy_adapter(void *user, const prpc__peer *peer)

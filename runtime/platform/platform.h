@@ -135,6 +135,7 @@ typedef enum prpc__chan_mode {
 #define PRPC__NAME_MAX 200   /* longest pipe NAME */
 #define PRPC__PATH_MAX 1024  /* longest unix: path or host name held */
 #define PRPC__HOST_MAX 256   /* longest HOST of pipe://HOST/NAME, with its NUL */
+#define PRPC__SID_MAX 192    /* longest SID as text ("S-1-..."), with its NUL */
 
 /* Whether the platform has pipes on other machines (pipe://HOST/NAME):
  * 1 where platform_types.h says so (Windows), 0 elsewhere. A plain value,
@@ -161,6 +162,7 @@ typedef struct prpc__peer {
     int64_t pid;    /* -1 when unknown */
     uint32_t uid;
     uint32_t gid;
+    char user_sid[PRPC__SID_MAX]; /* Windows: the user's SID as text; "" elsewhere or unknown */
 } prpc__peer;
 
 /* The identity of the calling process, in the same terms. */

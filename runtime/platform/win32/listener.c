@@ -175,7 +175,7 @@ static prpc__pconn *take_ready_locked(prpc__plistener *l)
                 arm_pipe_locked(l, pi);
                 continue;
             }
-            prpc__pipe_peer(h, &c->peer);
+            prpc__pipe_peer(h, l->addr.remote_clients, &c->peer);
             c->pool = l->pool;
             c->associated = true;
             renew_pipe_locked(l, pi);

@@ -136,7 +136,11 @@ prpc_status prpc__user_sid(HANDLE token, PSID *out);
 bool prpc__sid_is_self(PSID sid);
 uint32_t prpc__sid_uid(PSID sid);
 prpc_status prpc__pipe_security(PSECURITY_DESCRIPTOR *out, prpc__err *err);
-void prpc__pipe_peer(HANDLE h, prpc__peer *out);
+/* The SID as text ("S-1-5-21-...") into buf; false if it does not fit. */
+bool prpc__sid_text(PSID sid, char *buf, size_t size);
+/* The identity of the client connected to server pipe h (at accept, before
+ * any byte is read); remote_allowed: the listener admits other machines. */
+void prpc__pipe_peer(HANDLE h, bool remote_allowed, prpc__peer *out);
 
 /* Errors (thread.c). */
 prpc_status prpc__win_status(DWORD err);
