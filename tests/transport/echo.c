@@ -1,15 +1,13 @@
-/* Test helpers: an in-process echo server, message builders, fd counting. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+/* Test helpers: an in-process echo server, message builders, descriptor
+ * (handle) counting and unique names, portable through support/test_os.h. */
 #include "echo.h"
 
-#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "support/test_os.h"
 
 static void echo_msg(void *user, prpc__tconn *c, prpc_status st, const uint8_t *msg, size_t len)
 {
@@ -38,6 +36,7 @@ static void echo_accept(void *user, prpc__tconn *c)
     echo_server *s = user;
     prpc__mutex_lock(&s->lock);
     s->accepted++;
+    prpc__tconn_peer(c, &s->last_peer);
     prpc__mutex_unlock(&s->lock);
     prpc_status st = prpc__tconn_recv(c, echo_msg, s);
     if (st != PRPC_OK) {
@@ -158,20 +157,11 @@ bool check_msg(const uint8_t *msg, size_t len, unsigned seed)
 
 int count_fds(void)
 {
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
+    return test_os_open_handles();
 }
 
 void unique_name(char *buf, size_t size, const char *tag)
 {
     static atomic_uint counter;
-    snprintf(buf, size, "t%d-%s-%u", (int)getpid(), tag, atomic_fetch_add(&counter, 1));
+    snprintf(buf, size, "t%d-%s-%u", (int)test_os_pid(), tag, atomic_fetch_add(&counter, 1));
 }

@@ -17,6 +17,7 @@ typedef struct echo_server {
     unsigned accepted;
     unsigned ended;
     prpc_status last_end;    /* how the most recent connection ended */
+    prpc__peer last_peer;    /* who the most recent accepted connection came from */
     unsigned long echoed;
     bool slow_first;         /* delay the first message of every connection */
     char endpoint[300];      /* what a client dials */
@@ -39,7 +40,7 @@ uint8_t *make_msg(size_t total, unsigned seed);
 /* True if msg equals make_msg(len, seed). */
 bool check_msg(const uint8_t *msg, size_t len, unsigned seed);
 
-/* Open descriptors of this process. */
+/* Open descriptors (handles on Windows) of this process. */
 int count_fds(void);
 
 /* A name unique to this process and call, for pipe names and paths. */

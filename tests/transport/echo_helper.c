@@ -4,17 +4,15 @@
  *                                      stdout once listening; runs until killed
  *   echo_helper client ENDPOINT N      open N connections, print "x", then echo
  *                                      once on each; exit 0 if all answered
+ * It builds on every system (the stdio: conformance tests spawn it on
+ * Windows too); what differs lives in support/test_os.h.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "echo.h"
+#include "support/test_os.h"
 
 int main(int argc, char **argv)
 {
@@ -44,14 +42,11 @@ int main(int argc, char **argv)
         printf("ready %u\n", (unsigned)prpc__tlistener_port(s.listener));
         fflush(stdout);
         for (;;)
-            pause();
+            prpc__sleep_ms(1000); /* until killed */
     }
     if (strcmp(argv[1], "client") == 0 && argc > 3) {
         /* A parent that lowered its descriptor limit passed it on. */
-        struct rlimit rl;
-        getrlimit(RLIMIT_NOFILE, &rl);
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        test_os_raise_handle_limit();
         int n = atoi(argv[3]);
         prpc__tconn *cs[64];
         if (n < 1 || n > 64)
