@@ -419,6 +419,44 @@ static void test_peer_sid_platform(void **state)
     }
 }
 
+/* The client lends the server an identification token only: the server
+ * may read who the client is but not act as the client. The client opens
+ * pipe://HOST/NAME through the same call as a local pipe, so the local pipe
+ * shows the flags a remote one gets. Wine 8.0 ignores a client's SQOS flags
+ * (every client's token has the impersonation level there, whatever the
+ * client asked), so under Wine only the reading of the token is checked. */
+static void test_client_lends_identification_only(void **state)
+{
+    (void)state;
+    const char *forms[] = {"pipe:%s", "pipe://./%s?mode=byte"};
+    for (int i = 0; i < 2; i++) {
+        char name[96], ep[160];
+        unique_name(name, sizeof name, "sqos");
+        snprintf(ep, sizeof ep, forms[i], name);
+        prpc__addr a = parse(ep);
+        struct keeper k;
+        keeper_start(&k, &a);
+        prpc__pconn *c = NULL;
+        assert_int_equal(prpc__pconn_dial(NULL, &a, DEADLINE(3000), &c, NULL), PRPC_OK);
+        prpc__pconn *sc = keeper_wait(&k, 1);
+        assert_true(ImpersonateNamedPipeClient(sc->h));
+        HANDLE tok = NULL;
+        BOOL opened = OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &tok);
+        SECURITY_IMPERSONATION_LEVEL level = SecurityAnonymous;
+        DWORD len = 0;
+        BOOL got = opened && GetTokenInformation(tok, TokenImpersonationLevel, &level,
+                                                 (DWORD)sizeof level, &len);
+        if (tok != NULL)
+            CloseHandle(tok);
+        assert_true(RevertToSelf());
+        assert_true(got);
+        if (!under_wine())
+            assert_int_equal(level, SecurityIdentification);
+        prpc__pconn_destroy(c);
+        keeper_stop(&k);
+    }
+}
+
 /* What the server's callbacks saw. */
 struct seen {
     CRITICAL_SECTION cs;
@@ -582,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_remote_reject_flag_default_and_opt_in),
         cmocka_unit_test(test_remote_dial_this_machine),
         cmocka_unit_test(test_peer_sid_platform),
+        cmocka_unit_test(test_client_lends_identification_only),
         cmocka_unit_test(test_peer_sid_in_server),
         cmocka_unit_test(test_default_policy_compares_sids),
     };
