@@ -287,9 +287,9 @@ static void test_remote_error_shapes(void **state)
     assert_int_equal(e.code, -1000);
     assert_int_equal(prpc_remote_error_status(&e), PRPC_ERR_REMOTE);
     /* framework range edges */
-    e = decode_error("91 ed"); /* -19 */
-    assert_int_equal(prpc_remote_error_status(&e), PRPC_ERR_INTERNAL);
-    e = decode_error("91 ec"); /* -20 */
+    e = decode_error("91 eb"); /* -21 */
+    assert_int_equal(prpc_remote_error_status(&e), PRPC_ERR_WOULD_BLOCK);
+    e = decode_error("91 ea"); /* -22 */
     assert_int_equal(prpc_remote_error_status(&e), PRPC_ERR_REMOTE);
     e = decode_error("91 00");
     assert_int_equal(prpc_remote_error_status(&e), PRPC_ERR_REMOTE);
