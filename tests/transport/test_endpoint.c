@@ -116,9 +116,25 @@ static void test_endpoint_malformed(void **state)
     assert_int_equal(prpc__endpoint_parse(NULL, &a, &tp, NULL), PRPC_ERR_INVALID_ARG);
 }
 
+/* A well-formed pipe on another machine: parsed with its host where the
+ * platform has remote pipes (Windows), else NOT_SUPPORTED advising tcp:. */
+static void parse_remote(const char *ep, const char *host, const char *name,
+                         prpc__chan_mode mode)
+{
+    if (!PRPC__REMOTE_PIPES) {
+        parse_bad(ep, PRPC_ERR_NOT_SUPPORTED, "tcp:");
+        return;
+    }
+    parse_ok(ep, PRPC__ADDR_PIPE, mode, name, 0, &prpc__transport_pipe);
+    prpc__addr a;
+    const prpc__transport *tp;
+    assert_int_equal(prpc__endpoint_parse(ep, &a, &tp, NULL), PRPC_OK);
+    assert_string_equal(a.host, host);
+}
+
 /* pipe://HOST/NAME and \\HOST\pipe\NAME: HOST "." is this machine on
- * every platform; another host is a remote pipe, which POSIX does not have
- * (test_endpoint_unsupported); malformed forms are refused as such first. */
+ * every platform; another host is a remote pipe, which only Windows has
+ * (parse_remote); malformed forms are refused as such first. */
 static void test_endpoint_hosted_pipes(void **state)
 {
     (void)state;
@@ -146,13 +162,15 @@ static void test_endpoint_hosted_pipes(void **state)
     parse_bad("pipe://server/calc?mode=fast", PRPC_ERR_INVALID_ARG, "mode");
     parse_bad("\\\\server\\share\\calc", PRPC_ERR_INVALID_ARG, "pipe path");
     parse_bad("\\\\server", PRPC_ERR_INVALID_ARG, "pipe path");
-    /* The longest host is well formed (and remote: not here); one past it
-     * is malformed. */
+    /* The longest host is well formed; one past it is malformed. */
     char ep[PRPC__HOST_MAX + 32];
+    char longest[PRPC__HOST_MAX];
+    memset(longest, 'h', PRPC__HOST_MAX - 1);
+    longest[PRPC__HOST_MAX - 1] = '\0';
     memcpy(ep, "pipe://", 7);
     memset(ep + 7, 'h', PRPC__HOST_MAX - 1);
     memcpy(ep + 7 + PRPC__HOST_MAX - 1, "/calc", 6);
-    parse_bad(ep, PRPC_ERR_NOT_SUPPORTED, "tcp:");
+    parse_remote(ep, longest, "calc", PRPC__CHAN_MESSAGE);
     memset(ep + 7, 'h', PRPC__HOST_MAX);
     memcpy(ep + 7 + PRPC__HOST_MAX, "/calc", 6);
     parse_bad(ep, PRPC_ERR_INVALID_ARG, "limit");
@@ -161,11 +179,13 @@ static void test_endpoint_hosted_pipes(void **state)
 static void test_endpoint_unsupported(void **state)
 {
     (void)state;
-    parse_bad("pipe://server/calc", PRPC_ERR_NOT_SUPPORTED, "tcp:");
-    parse_bad("pipe://server/calc?mode=byte", PRPC_ERR_NOT_SUPPORTED, "tcp:");
-    parse_bad("pipe://localhost/calc", PRPC_ERR_NOT_SUPPORTED, "another machine");
-    parse_bad("pipe://10.0.0.7/calc", PRPC_ERR_NOT_SUPPORTED, "tcp:");
-    parse_bad("\\\\server\\pipe\\calc", PRPC_ERR_NOT_SUPPORTED, "tcp:");
+    parse_remote("pipe://server/calc", "server", "calc", PRPC__CHAN_MESSAGE);
+    parse_remote("pipe://server/calc?mode=byte", "server", "calc", PRPC__CHAN_BYTE);
+    parse_remote("pipe://localhost/calc", "localhost", "calc", PRPC__CHAN_MESSAGE);
+    parse_remote("pipe://10.0.0.7/calc", "10.0.0.7", "calc", PRPC__CHAN_MESSAGE);
+    parse_remote("\\\\server\\pipe\\calc", "server", "calc", PRPC__CHAN_MESSAGE);
+    if (!PRPC__REMOTE_PIPES)
+        parse_bad("pipe://localhost/calc", PRPC_ERR_NOT_SUPPORTED, "another machine");
     parse_bad("shm:calc", PRPC_ERR_NOT_SUPPORTED, "shm");
     parse_bad("unix:@abstract", PRPC_ERR_NOT_SUPPORTED, "abstract");
 }
