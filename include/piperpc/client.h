@@ -79,8 +79,9 @@ typedef struct prpc_client_options {
     bool embed;
     /* Reconnect when the connection is lost (the server restarted, the
      * keepalive failed), with exponential backoff and jitter: the first
-     * attempt at once, then after about reconnect_min_ms, doubling up to
-     * reconnect_max_ms. Pending calls of [idempotent] methods are sent again
+     * attempt at once (unless the lost connection lasted less than
+     * reconnect_max_ms: then the backoff goes on), then after about
+     * reconnect_min_ms, doubling up to reconnect_max_ms. Pending calls of [idempotent] methods are sent again
      * on the new connection within their own deadlines; every other pending
      * call fails with PRPC_ERR_DISCONNECTED (at most once). While the client
      * reconnects, new calls of [idempotent] methods wait for the connection

@@ -76,6 +76,8 @@ typedef struct net_link {
     prpc_limits limits;
     uint32_t backoff_min_ms, backoff_max_ms;
     uint64_t rng;                /* jitter; the receive thread's alone */
+    uint32_t last_step;          /* the backoff step that made the connection; receive thread */
+    uint64_t up_at;              /* when it was made; receive thread */
     unsigned senders;            /* (mu) threads sending on tc */
     uint64_t gen;                /* (mu) the generation of tc */
     prpc__tconn *tc_new;         /* (mu) a connection being checked */
@@ -615,7 +617,10 @@ static bool reconnect(net_link *l)
     prpc__mutex_unlock(&l->mu);
     prpc__tconn_destroy(old);
 
-    uint32_t step = 0; /* the first attempt at once */
+    /* The first attempt at once, unless the last connection died young: a
+     * server that accepts and then drops every connection must not make
+     * the client reconnect in a tight loop. */
+    uint32_t step = prpc__now_ms() - l->up_at < l->backoff_max_ms ? l->last_step : 0;
     for (;;) {
         if (step > 0 && !backoff_wait(l, backoff_jitter(l, step)))
             return false;
@@ -656,6 +661,8 @@ static bool reconnect(net_link *l)
             return false;
         }
         if (st == PRPC_OK) {
+            l->last_step = step;
+            l->up_at = prpc__now_ms();
             prpc__client_link_up(l->client, gen);
             prpc__client_report_state(l->client, PRPC_CLIENT_CONNECTED, PRPC_OK);
             return true;
@@ -723,6 +730,7 @@ static prpc_status open_client(const char *endpoint, const char *const *argv,
         if (l->backoff_max_ms < l->backoff_min_ms)
             l->backoff_max_ms = l->backoff_min_ms;
         l->rng = prpc__now_ms() ^ (uint64_t)(uintptr_t)l ^ 0x9e3779b97f4a7c15ull;
+        l->up_at = prpc__now_ms();
     }
     if (!l->embed) {
         st = prpc__iopool_create(1, &l->pool);
