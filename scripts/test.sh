@@ -10,7 +10,9 @@
 #   valgrind  build/valgrind: memcheck variants of the unit tests
 #   windows   build/windows:  mingw-w64 cross build with -Werror (code generated
 #                             by a host idlc in build/host-tools), every
-#                             Windows-capable test run under Wine
+#                             Windows-capable test run under Wine, then the
+#                             Windows and Linux examples calling each other
+#                             over TCP (tests/examples/cross_tcp.sh)
 #   release   build/release:  the normal build with -Werror, every test
 #
 # Any failure stops the run with a message naming the stage. The release
@@ -164,10 +166,12 @@ stage_windows() {
             return 1
         fi
     done
-    # The code generator runs on the build machine: a host build of idlc only.
-    configure "$host" -DPIPERPC_BUILD_TESTS=OFF -DPIPERPC_BUILD_EXAMPLES=OFF \
+    # The code generator runs on the build machine: a host build of idlc,
+    # and of the example programs that the Windows ones call across systems.
+    configure "$host" -DPIPERPC_BUILD_TESTS=OFF -DPIPERPC_BUILD_EXAMPLES=ON \
         -DPIPERPC_INSTALL=OFF -DPIPERPC_WERROR=ON >/dev/null
-    cmake --build "$host" -j"$jobs" --target idlc </dev/null >/dev/null
+    cmake --build "$host" -j"$jobs" --target idlc kv_server kv_client kv_watch calc_server \
+        calc_client </dev/null >/dev/null
     # msgpack-c and cmocka for Windows, from Debian's sources (once per checkout).
     bash "$root/scripts/win-deps.sh"
     configure "$dir" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/mingw-w64-x86_64.cmake" \
@@ -189,6 +193,10 @@ stage_windows() {
         trap 'wineserver -k </dev/null >/dev/null 2>&1 || true' EXIT
         wineboot -i </dev/null >/dev/null 2>&1 || { echo "wineboot failed in $WINEPREFIX" >&2; exit 1; }
         run_ctest "$dir" --no-tests=error
+        # Across systems: Windows programs under Wine and Linux programs
+        # call each other over TCP on loopback; a failed check fails the stage.
+        banner "[windows] Windows <-> Linux examples over TCP"
+        bash "$root/tests/examples/cross_tcp.sh" "$host/examples" "$dir/bin" </dev/null
     )
     last_log="$dir/test-output.log"
 }
