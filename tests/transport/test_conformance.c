@@ -1,9 +1,10 @@
 /* The transport conformance suite, stamped onto every transport: connect
- * and echo, 8 threads pipelining on one connection, big messages, the
- * message size limit at and one past it, a peer closing mid-message, the
- * connection limit, handshake and idle timeouts, an asynchronous client and
- * descriptor (handle) leaks. The same file runs on Linux and, under Wine or
- * on Windows, for every transport Windows has; what differs between the
+ * and echo, 8 threads pipelining on one connection (small messages, and
+ * messages of several datagrams), big messages, the message size limit at
+ * and one past it, a peer closing mid-message, the connection limit,
+ * handshake and idle timeouts, an asynchronous client and descriptor
+ * (handle) leaks. The same file runs on Linux and, under Wine or on
+ * Windows, for every transport Windows has; what differs between the
  * systems is behind support/test_os.h and the runtime's platform.h. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -203,44 +204,46 @@ static void test_conn_echo(void **state)
 }
 
 #define PIPE_THREADS 8
-#define PIPE_PER_THREAD 250
 
 struct pipeline {
     prpc__tconn *c;
     unsigned index;
+    unsigned count;  /* messages this sender sends */
+    size_t max_size; /* message sizes run from 8 to 8 + max_size - 1 */
     prpc_status st;
 };
 
-static size_t pipeline_size(unsigned seed)
-{
-    return 8 + (seed * 7919u) % 3000u;
-}
-
 static size_t header_len(size_t total)
 {
-    return total - 2 < 256 ? 2 : 3;
+    return total - 2 < 256 ? 2 : total - 3 < 65536 ? 3 : 5;
 }
 
-static uint8_t *pipeline_msg(unsigned seed, size_t *len)
+/* A message that carries its seed (sender and sequence number) right after
+ * the bin header, so the receiver knows what to expect. */
+static uint8_t *pipeline_msg(unsigned seed, size_t max_size, size_t *len)
 {
-    *len = pipeline_size(seed);
+    *len = 8 + (seed * 7919u) % max_size;
     uint8_t *m = make_msg(*len, seed);
-    memcpy(m + header_len(*len), &seed, sizeof seed);
+    if (m != NULL)
+        memcpy(m + header_len(*len), &seed, sizeof seed);
     return m;
 }
 
 static void pipeline_sender(void *arg)
 {
     struct pipeline *p = arg;
-    for (unsigned i = 0; i < PIPE_PER_THREAD && p->st == PRPC_OK; i++) {
+    for (unsigned i = 0; i < p->count && p->st == PRPC_OK; i++) {
         size_t len;
-        uint8_t *m = pipeline_msg(p->index * 100000u + i, &len);
-        p->st = prpc__tconn_send(p->c, m, len);
+        uint8_t *m = pipeline_msg(p->index * 100000u + i, p->max_size, &len);
+        p->st = m != NULL ? prpc__tconn_send(p->c, m, len) : PRPC_ERR_NO_MEMORY;
         free(m);
     }
 }
 
-static void test_conn_pipeline_8_threads(void **state)
+/* PIPE_THREADS threads send per_thread messages each on one connection at
+ * once while this thread receives the echoes: every message must come back
+ * whole, and each sender's in its order. */
+static void pipeline_run(void **state, unsigned per_thread, size_t max_size)
 {
     session ss;
     if (!session_start(&ss, state, NULL))
@@ -249,11 +252,12 @@ static void test_conn_pipeline_8_threads(void **state)
     struct pipeline p[PIPE_THREADS];
     prpc__thread th[PIPE_THREADS];
     for (unsigned i = 0; i < PIPE_THREADS; i++) {
-        p[i] = (struct pipeline){.c = c, .index = i, .st = PRPC_OK};
+        p[i] = (struct pipeline){
+            .c = c, .index = i, .count = per_thread, .max_size = max_size, .st = PRPC_OK};
         assert_int_equal(prpc__thread_start(&th[i], pipeline_sender, &p[i]), PRPC_OK);
     }
     unsigned next[PIPE_THREADS] = {0};
-    for (unsigned n = 0; n < PIPE_THREADS * PIPE_PER_THREAD; n++) {
+    for (unsigned n = 0; n < PIPE_THREADS * per_thread; n++) {
         const uint8_t *r;
         size_t rlen;
         prpc_status st = prpc__tconn_recv_sync(c, prpc__now_ms() + WAIT_MS, &r, &rlen);
@@ -267,7 +271,8 @@ static void test_conn_pipeline_8_threads(void **state)
         assert_int_equal(i, next[t]);
         next[t]++;
         size_t elen;
-        uint8_t *e = pipeline_msg(seed, &elen);
+        uint8_t *e = pipeline_msg(seed, max_size, &elen);
+        assert_non_null(e);
         assert_int_equal(rlen, elen);
         assert_memory_equal(r, e, elen);
         free(e);
@@ -278,6 +283,19 @@ static void test_conn_pipeline_8_threads(void **state)
     }
     prpc__tconn_destroy(c);
     session_end(&ss);
+}
+
+static void test_conn_pipeline_8_threads(void **state)
+{
+    pipeline_run(state, 250, 3000);
+}
+
+/* Messages up to 300 KB from 8 threads at once: each spans several
+ * datagrams (message mode on Linux), several pipe reads (ERROR_MORE_DATA on
+ * Windows) or several partial writes, and none may mix with another. */
+static void test_conn_pipeline_big_8_threads(void **state)
+{
+    pipeline_run(state, 16, 300000);
 }
 
 static void test_conn_big_messages(void **state)
@@ -619,6 +637,7 @@ static void test_conn_no_fd_leak(void **state)
 #define STAMP(f)                                                                                   \
     cmocka_unit_test_prestate(test_conn_echo, &f),                                                 \
         cmocka_unit_test_prestate(test_conn_pipeline_8_threads, &f),                               \
+        cmocka_unit_test_prestate(test_conn_pipeline_big_8_threads, &f),                           \
         cmocka_unit_test_prestate(test_conn_big_messages, &f),                                     \
         cmocka_unit_test_prestate(test_conn_limit_exact_and_past, &f),                             \
         cmocka_unit_test_prestate(test_conn_sender_limit, &f),                                     \
