@@ -23,6 +23,7 @@ prpc_status prpc__pconn_new(prpc__iopool *pool, enum wkind kind, HANDLE h, HANDL
         return PRPC_ERR_NO_MEMORY;
     memset(c, 0, sizeof *c);
     prpc__mutex_init(&c->lock);
+    prpc__mutex_init(&c->send_lock);
     prpc__cond_init(&c->idle);
     prpc__cond_init(&c->sync_wake);
     c->kind = kind;
@@ -40,6 +41,8 @@ prpc_status prpc__pconn_new(prpc__iopool *pool, enum wkind kind, HANDLE h, HANDL
         if (st != PRPC_OK) {
             /* The caller still owns the handles on failure. */
             prpc__cond_destroy(&c->idle);
+            prpc__cond_destroy(&c->sync_wake);
+            prpc__mutex_destroy(&c->send_lock);
             prpc__mutex_destroy(&c->lock);
             prpc_free(c);
             return st;
@@ -428,10 +431,15 @@ prpc_status prpc__pconn_send(prpc__pconn *c, const void *data, size_t len)
     }
     if (c->pool == NULL) {
         prpc__mutex_unlock(&c->lock);
-        /* Sync-only: one blocking write per message. Senders are expected
-         * to be serialised by the caller until the connection is attached. */
+        /* Sync-only: one blocking write per message, one sender at a time
+         * (as on POSIX). Senders on several threads are normal (the
+         * transport's send is thread-safe), and Winsock does not allow
+         * WSASend on one socket from several threads at once. send_lock
+         * is not the connection's lock, so close() still gets in and
+         * cancels a write that waits for the peer. */
         DWORD n = 0, err = 0;
         prpc_status st;
+        prpc__mutex_lock(&c->send_lock);
         if (c->kind == WK_SYNC) {
             st = WriteFile(c->wh, data, (DWORD)len, &n, NULL) ? PRPC_OK
                                                               : prpc__win_status(GetLastError());
@@ -440,6 +448,7 @@ prpc_status prpc__pconn_send(prpc__pconn *c, const void *data, size_t len)
             if (st == PRPC_OK && err != 0)
                 st = prpc__win_status(err);
         }
+        prpc__mutex_unlock(&c->send_lock);
         if (st == PRPC_OK && n != len)
             st = PRPC_ERR_IO;
         return st == PRPC_ERR_UNAVAILABLE ? PRPC_ERR_CLOSED : st;
@@ -669,6 +678,7 @@ void prpc__pconn_free(prpc__pconn *c)
         return;
     prpc__cond_destroy(&c->idle);
     prpc__cond_destroy(&c->sync_wake);
+    prpc__mutex_destroy(&c->send_lock);
     prpc__mutex_destroy(&c->lock);
     prpc_free(c);
 }

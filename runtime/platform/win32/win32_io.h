@@ -55,6 +55,7 @@ struct prpc__pconn {
     void *ruser;
     struct wio rio;
     /* send */
+    prpc__mutex send_lock; /* serialises the blocking sends of a pool-less connection */
     struct wio wio;
     bool write_pending;
     struct sendq *qhead;
