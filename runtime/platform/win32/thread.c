@@ -1,6 +1,7 @@
 /* Threads, locks, condition variables, clocks and error translation on
  * Windows. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,12 +10,20 @@
 
 /* ------------------------------------------------------------------ time */
 
-static LARGE_INTEGER qpc_freq(void)
+static uint64_t qpc_freq(void)
 {
-    static LARGE_INTEGER freq; /* QueryPerformanceFrequency never changes */
-    if (freq.QuadPart == 0)
-        QueryPerformanceFrequency(&freq);
-    return freq;
+    /* QueryPerformanceFrequency is fixed at boot, so it is read once; the
+     * cache is atomic because the first calls may come from several
+     * threads at once. */
+    static atomic_ullong freq;
+    uint64_t f = atomic_load_explicit(&freq, memory_order_relaxed);
+    if (f == 0) {
+        LARGE_INTEGER li;
+        QueryPerformanceFrequency(&li);
+        f = (uint64_t)li.QuadPart;
+        atomic_store_explicit(&freq, f, memory_order_relaxed);
+    }
+    return f;
 }
 
 uint64_t prpc__now_ms(void)
@@ -27,9 +36,9 @@ uint64_t prpc__now_ms(void)
 
 uint64_t prpc__now_us(void)
 {
-    LARGE_INTEGER f = qpc_freq(), c;
+    LARGE_INTEGER c;
     QueryPerformanceCounter(&c);
-    uint64_t q = (uint64_t)c.QuadPart, fr = (uint64_t)f.QuadPart;
+    uint64_t q = (uint64_t)c.QuadPart, fr = qpc_freq();
     return q / fr * 1000000u + q % fr * 1000000u / fr;
 }
 
