@@ -36,7 +36,8 @@ void test_os_remove_lock_file(const char *sock_path);
 /* Waits up to timeout_ms until the pollable descriptor of a connection
  * (prpc__tconn_pollable) is readable: 1 readable, 0 timed out, -1 error.
  * Windows has no pollable handle (it is always -1 there, as documented):
- * this then only waits a little, like an application loop without one. */
+ * this then sleeps timeout_ms and returns 0, and the caller's receive
+ * without waiting finds what has arrived meanwhile. */
 int test_os_wait_readable(intptr_t pollable, uint32_t timeout_ms);
 
 /* Raises the soft limit of open descriptors to the hard limit (a parent
