@@ -390,7 +390,15 @@ static void test_reader_16mib_byte_by_byte_is_linear(void **state)
     assert_int_equal(prpc_reader_next(r, &m, &len), PRPC_OK);
     assert_int_equal(len, payload + 5);
     assert_memory_equal(m, msg, len);
-    /* once consumed, the big buffer is released */
+    /* once consumed, the big buffer is kept for the next large message ... */
+    assert_int_equal(prpc_reader_next(r, &m, &len), PRPC_OK);
+    assert_null(m);
+    assert_int_equal(tu_alloc_live(), 2); /* the reader and its buffer */
+    /* ... and released after a small one */
+    const uint8_t nil = 0xc0;
+    assert_int_equal(prpc_reader_feed(r, &nil, 1), PRPC_OK);
+    assert_int_equal(prpc_reader_next(r, &m, &len), PRPC_OK);
+    assert_int_equal(len, 1);
     assert_int_equal(prpc_reader_next(r, &m, &len), PRPC_OK);
     assert_null(m);
     assert_int_equal(tu_alloc_live(), 1); /* the reader itself */
