@@ -130,6 +130,23 @@ static int sock_type(const prpc__addr *a)
     return a->mode == PRPC__CHAN_BYTE ? SOCK_STREAM : SOCK_SEQPACKET;
 }
 
+/* The send buffer asked for on AF_UNIX sockets. The default (about 208 KiB)
+ * holds three 64 KiB datagrams, so a 1 MiB message would go out as three
+ * datagrams, a copy of the rest into the send queue and a dozen wake-ups of
+ * the pool to write it piece by piece. With room for a few MiB the sender
+ * writes such a message in one go from its own thread. It is a limit, not
+ * an allocation: memory is used only by bytes the peer has not read yet.
+ * The kernel caps it at net.core.wmem_max; a smaller cap only means more
+ * queueing, so failure is ignored. TCP sockets keep the kernel's
+ * autotuning, which a fixed SO_SNDBUF would switch off. */
+#define UNIX_SNDBUF (4 * 1024 * 1024)
+
+static void set_unix_sndbuf(int fd)
+{
+    int size = UNIX_SNDBUF;
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
 static void read_peercred(int fd, prpc__peer *peer)
 {
     struct ucred cr;
@@ -419,6 +436,7 @@ void prpc__plistener_on_event(prpc__plistener *l)
     if (is_unix) {
         /* Identity first, before a single byte is read. */
         read_peercred(fd, &c->peer);
+        set_unix_sndbuf(fd);
     } else {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -661,8 +679,10 @@ prpc_status prpc__pconn_dial(prpc__iopool *pool, const prpc__addr *addr, uint64_
         close(fd);
         return st;
     }
-    if (addr->kind != PRPC__ADDR_TCP)
+    if (addr->kind != PRPC__ADDR_TCP) {
         read_peercred(fd, &c->peer);
+        set_unix_sndbuf(fd);
+    }
     *out = c;
     return PRPC_OK;
 }
