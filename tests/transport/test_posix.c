@@ -1,6 +1,8 @@
 /* POSIX-specific transport tests: the private runtime directory, stale and
  * live socket files, the access policy, real server processes, SIGPIPE,
- * running out of descriptors on accept, and the pool's timers and tasks. */
+ * running out of descriptors on accept, the pool's timers and tasks, and
+ * the order of receives read back to back or by a thread parked on a
+ * connection. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -744,6 +746,182 @@ static void test_send_queue_partial_writes_and_limit(void **state)
     prpc__iopool_free(pool);
 }
 
+/* ------------------------------------------ receive bursts and parking */
+
+/* A receiver that checks that one connection's receive callbacks never
+ * overlap and see every datagram, in order: datagram k starts with k. */
+struct seq_rx {
+    prpc__pconn *c;
+    uint8_t buf[PRPC__CHUNK_SIZE];
+    atomic_int in_cb;
+    atomic_int overlaps;
+    prpc__mutex lock;
+    prpc__cond cond;
+    uint32_t next;      /* (lock) the sequence number expected next */
+    uint32_t bad;       /* (lock) datagrams out of order or of the wrong size */
+    int closed;         /* (lock) PRPC_ERR_CLOSED completions */
+};
+
+static size_t seq_size(uint32_t k)
+{
+    /* Whole chunks (a burst), small datagrams (a park) and sizes between. */
+    static const size_t sizes[] = {PRPC__CHUNK_SIZE, PRPC__CHUNK_SIZE, 9, PRPC__CHUNK_SIZE, 4,
+                                   PRPC__CHUNK_SIZE - 1, 1000, 4};
+    return sizes[k % (sizeof sizes / sizeof sizes[0])];
+}
+
+static void seq_cb(void *user, prpc_status st, size_t n)
+{
+    struct seq_rx *rx = user;
+    if (atomic_fetch_add(&rx->in_cb, 1) != 0)
+        atomic_fetch_add(&rx->overlaps, 1);
+    prpc__mutex_lock(&rx->lock);
+    bool again = false;
+    if (st == PRPC_OK) {
+        uint32_t k;
+        memcpy(&k, rx->buf, sizeof k);
+        if (k != rx->next || n != seq_size(k))
+            rx->bad++;
+        rx->next++;
+        again = true;
+    } else if (st == PRPC_ERR_CLOSED) {
+        rx->closed++;
+    }
+    prpc__cond_broadcast(&rx->cond);
+    prpc__mutex_unlock(&rx->lock);
+    atomic_fetch_sub(&rx->in_cb, 1);
+    if (again)
+        assert_int_equal(prpc__pconn_recv(rx->c, rx->buf, sizeof rx->buf, seq_cb, rx), PRPC_OK);
+}
+
+static bool seq_wait(struct seq_rx *rx, uint32_t count, int closed)
+{
+    uint64_t deadline = prpc__now_ms() + WAIT_MS;
+    prpc__mutex_lock(&rx->lock);
+    while ((rx->next < count || rx->closed < closed) &&
+           prpc__cond_wait_until(&rx->cond, &rx->lock, deadline) == PRPC_OK) {
+    }
+    bool ok = rx->next >= count && rx->closed >= closed;
+    prpc__mutex_unlock(&rx->lock);
+    return ok;
+}
+
+static void test_recv_bursts_and_parks_keep_order(void **state)
+{
+    (void)state;
+    /* Datagrams in runs with pauses between them: whole chunks are read
+     * back to back, a small one lets the thread park for the next, and a
+     * pause longer than a park sends it back to epoll. None is lost,
+     * reordered, or delivered while the previous callback runs. */
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    int big = 4 << 20;
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(2, &pool), PRPC_OK);
+    struct seq_rx *rx = calloc(1, sizeof *rx);
+    prpc__mutex_init(&rx->lock);
+    prpc__cond_init(&rx->cond);
+    assert_int_equal(prpc__pconn_new(pool, sv[0], sv[0], true, PRPC__CHAN_MESSAGE, &rx->c),
+                     PRPC_OK);
+    assert_int_equal(prpc__pconn_recv(rx->c, rx->buf, sizeof rx->buf, seq_cb, rx), PRPC_OK);
+    uint8_t *out = calloc(1, PRPC__CHUNK_SIZE);
+    const uint32_t total = 2000;
+    for (uint32_t k = 0; k < total; k++) {
+        memcpy(out, &k, sizeof k);
+        assert_int_equal(send(sv[1], out, seq_size(k), MSG_NOSIGNAL), (ssize_t)seq_size(k));
+        if (k % 97 == 0)
+            prpc__sleep_ms(k % 2 ? 1 : 5); /* within a park, and past one */
+        if (k % 256 == 255)
+            assert_true(seq_wait(rx, k + 1, 0)); /* keeps the socket from filling */
+    }
+    assert_true(seq_wait(rx, total, 0));
+    /* A thread parked on the connection wakes at once for the close. */
+    prpc__sleep_ms(1);
+    uint64_t t0 = prpc__now_ms();
+    prpc__pconn_close(rx->c);
+    assert_true(seq_wait(rx, total, 1));
+    assert_true(prpc__now_ms() - t0 < 1000);
+    prpc__pconn_stop(rx->c);
+    prpc__pconn_free(rx->c);
+    assert_int_equal(rx->next, total);
+    assert_int_equal(rx->bad, 0);
+    assert_int_equal(rx->closed, 1);
+    assert_int_equal(atomic_load(&rx->overlaps), 0);
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    close(sv[1]);
+    prpc__cond_destroy(&rx->cond);
+    prpc__mutex_destroy(&rx->lock);
+    free(rx);
+    free(out);
+}
+
+static void test_parked_thread_leaves_one_for_others(void **state)
+{
+    (void)state;
+    /* Connection A is busy in ping-pong: its thread may park on it. A
+     * message on connection B must still be served by the other thread
+     * every time, and neither connection sees overlapping callbacks. */
+    int a[2], b[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, a), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, b), 0);
+    prpc__iopool *pool;
+    assert_int_equal(prpc__iopool_create(2, &pool), PRPC_OK);
+    struct seq_rx *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb);
+    struct seq_rx *rxs[2] = {ra, rb};
+    int fds[2] = {a[0], b[0]};
+    for (int i = 0; i < 2; i++) {
+        prpc__mutex_init(&rxs[i]->lock);
+        prpc__cond_init(&rxs[i]->cond);
+        struct seq_rx *rx = rxs[i];
+        assert_int_equal(prpc__pconn_new(pool, fds[i], fds[i], true, PRPC__CHAN_MESSAGE, &rx->c),
+                         PRPC_OK);
+        assert_int_equal(prpc__pconn_recv(rx->c, rx->buf, sizeof rx->buf, seq_cb, rx), PRPC_OK);
+    }
+    uint8_t out[PRPC__CHUNK_SIZE];
+    memset(out, 0, sizeof out);
+    uint32_t kb = 0;
+    for (uint32_t k = 0; k < 300; k++) {
+        /* A: one small message, then wait for it (its thread may park) */
+        while (seq_size(k) != 4 && seq_size(k) != 9)
+            k++;
+        memcpy(out, &k, sizeof k);
+        /* keep A's sequence in step with what its receiver expects */
+        prpc__mutex_lock(&ra->lock);
+        ra->next = k;
+        prpc__mutex_unlock(&ra->lock);
+        assert_int_equal(send(a[1], out, seq_size(k), MSG_NOSIGNAL), (ssize_t)seq_size(k));
+        assert_true(seq_wait(ra, k + 1, 0));
+        if (k % 10 != 0)
+            continue;
+        /* B, while A's thread may be parked */
+        while (seq_size(kb) != 4)
+            kb++;
+        memcpy(out, &kb, sizeof kb);
+        prpc__mutex_lock(&rb->lock);
+        rb->next = kb;
+        prpc__mutex_unlock(&rb->lock);
+        assert_int_equal(send(b[1], out, 4, MSG_NOSIGNAL), 4);
+        assert_true(seq_wait(rb, kb + 1, 0));
+        kb++;
+    }
+    for (int i = 0; i < 2; i++) {
+        prpc__pconn_close(rxs[i]->c);
+        prpc__pconn_stop(rxs[i]->c);
+        prpc__pconn_free(rxs[i]->c);
+        assert_int_equal(rxs[i]->bad, 0);
+        assert_int_equal(atomic_load(&rxs[i]->overlaps), 0);
+        prpc__cond_destroy(&rxs[i]->cond);
+        prpc__mutex_destroy(&rxs[i]->lock);
+        free(rxs[i]);
+    }
+    prpc__iopool_stop(pool);
+    prpc__iopool_free(pool);
+    close(a[1]);
+    close(b[1]);
+}
+
 static void test_dial_full_backlog_keeps_deadline(void **state)
 {
     (void)state;
@@ -868,6 +1046,8 @@ int main(void)
         T(test_pool_timers_and_tasks),
         T(test_posix_no_fd_leak),
         T(test_send_queue_partial_writes_and_limit),
+        T(test_recv_bursts_and_parks_keep_order),
+        T(test_parked_thread_leaves_one_for_others),
         T(test_dial_full_backlog_keeps_deadline),
         T(test_tcp_port_in_use),
         T(test_thousand_connections),

@@ -4,8 +4,12 @@
  * Hot path of one small call on a server connection: the pool thread wakes
  * from epoll_wait, receives one datagram, runs the callback (which usually
  * sends the reply inline from the same thread and asks for the next
- * receive), and re-arms the descriptor once: four system calls, no thread
- * hand-off and no wake-up descriptor.
+ * receive), and then, while another pool thread is free to watch epoll,
+ * parks on the socket: it waits in a blocking recvmsg for the next message
+ * for a short while, so that a client calling again is served by the same
+ * thread with two system calls per call (recvmsg, sendto), as a plain
+ * blocking server would. Otherwise it re-arms the descriptor once: four
+ * system calls. Pieces of a long message are read back to back.
  *
  * Sockets stay in blocking mode and every asynchronous operation passes
  * MSG_DONTWAIT, so that recv_sync can wait in one blocking recvmsg with
@@ -28,6 +32,11 @@
 #define IO_AGAIN 1 /* internal: the operation would block */
 #define ARM_BUSY 1
 #define ARM_DIRTY 2
+/* The most receives one readiness event serves back to back, and how long
+ * a thread parks on a connection for its next message (see
+ * prpc__pconn_on_event). */
+#define RECV_ROUNDS 256
+#define PARK_MS 2
 
 /* The default cap on bytes queued for sending on one connection. */
 #define DEFAULT_SEND_LIMIT ((size_t)128 * 1024 * 1024)
@@ -263,8 +272,13 @@ static bool watch_locked(prpc__pconn *c)
 
 /* The largest queue node kept for reuse: big messages that do not fit the
  * socket at once are common in a stream of big messages, and a fresh
- * allocation of megabytes per message costs page faults. */
-#define SPARE_MAX ((size_t)4 * 1024 * 1024)
+ * allocation of megabytes per message costs a page fault per 4 KiB. A node
+ * above SPARE_KEEP is let go as soon as a message of at most SPARE_SMALL
+ * goes out without queueing, so only a connection that keeps sending large
+ * messages keeps a large node. */
+#define SPARE_MAX ((size_t)64 * 1024 * 1024)
+#define SPARE_KEEP ((size_t)4 * 1024 * 1024)
+#define SPARE_SMALL ((size_t)256 * 1024)
 
 /* A queue node for n bytes, reusing the spare when it is big enough; c->lock held. */
 static struct sendq *node_get(prpc__pconn *c, size_t n)
@@ -320,6 +334,19 @@ static void flush_locked(prpc__pconn *c)
     }
 }
 
+/* Sets SO_RCVTIMEO to PARK_MS for a park; usually already set, from the
+ * previous park. */
+static bool set_park_timeout(prpc__pconn *c)
+{
+    if (c->rcvtimeo_ms == PARK_MS)
+        return true;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = PARK_MS * 1000};
+    if (setsockopt(c->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        return false;
+    c->rcvtimeo_ms = PARK_MS;
+    return true;
+}
+
 void prpc__pconn_on_event(prpc__pconn *c, uint32_t events, bool wside)
 {
     /* lookup() counted us busy. */
@@ -336,8 +363,26 @@ void prpc__pconn_on_event(prpc__pconn *c, uint32_t events, bool wside)
     }
     if (write_side && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->qhead != NULL)
         flush_locked(c);
-    if (read_side && c->recv_pending && !c->in_recv_cb && !c->closed &&
-        (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
+    /* After a receive, the next one is often served right here instead of
+     * going back to epoll (an epoll_ctl to re-arm, an epoll_wait, and a
+     * wake-up of whichever pool thread epoll picks):
+     * - A receive that filled a whole datagram of the largest size
+     *   (message mode) or the whole buffer (byte mode) is most likely part
+     *   of a long message whose next piece is already waiting: it is read
+     *   at once, without waiting (a burst).
+     * - After a complete small message, the thread parks on the socket: it
+     *   waits for the connection's next message in a blocking recvmsg for
+     *   at most PARK_MS, like a plain blocking server, so that a client
+     *   calling again soon is answered by the same warm thread with two
+     *   system calls per call instead of four. Only while another pool
+     *   thread stays in epoll_wait for everything else (prpc__pool_park);
+     *   a close wakes the parked thread through shutdown().
+     * Bounded, so one connection cannot keep a thread for ever. */
+    bool ready = (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0;
+    bool park = false; /* the next receive may wait for its message */
+    for (int round = 0; read_side && ready && round < RECV_ROUNDS; round++) {
+        if (!c->recv_pending || c->in_recv_cb || c->closed)
+            break;
         c->recv_pending = false;
         c->in_recv_cb = true;
         void *buf = c->rbuf;
@@ -346,9 +391,17 @@ void prpc__pconn_on_event(prpc__pconn *c, uint32_t events, bool wside)
         void *user = c->ruser;
         prpc__mutex_unlock(&c->lock);
         size_t n = 0;
-        int r = raw_recv(c, buf, len, MSG_DONTWAIT, &n);
+        int r = IO_AGAIN;
+        if (!park) {
+            r = raw_recv(c, buf, len, MSG_DONTWAIT, &n);
+        } else if (prpc__pool_park(c->pool)) {
+            r = raw_recv(c, buf, len, 0, &n);
+            prpc__pool_unpark(c->pool);
+        }
         if (r == IO_AGAIN) {
-            /* Spurious readiness: keep the request and wait again. */
+            /* Spurious readiness, the next piece is not there yet, or the
+             * park timed out or was refused: keep the request and wait in
+             * epoll again. */
             prpc__mutex_lock(&c->lock);
             c->in_recv_cb = false;
             if (!c->closed) {
@@ -359,11 +412,19 @@ void prpc__pconn_on_event(prpc__pconn *c, uint32_t events, bool wside)
                 cb(user, PRPC_ERR_CLOSED, 0);
                 prpc__mutex_lock(&c->lock);
             }
-        } else {
-            cb(user, (prpc_status)r, r == PRPC_OK ? n : 0);
-            prpc__mutex_lock(&c->lock);
-            c->in_recv_cb = false;
+            break;
         }
+        cb(user, (prpc_status)r, r == PRPC_OK ? n : 0);
+        prpc__mutex_lock(&c->lock);
+        c->in_recv_cb = false;
+        if (r != PRPC_OK)
+            break;
+        if (c->mode == PRPC__CHAN_MESSAGE && c->is_socket)
+            ready = n == PRPC__CHUNK_SIZE;
+        else
+            ready = n == len;
+        park = !ready && c->is_socket && set_park_timeout(c);
+        ready = ready || park;
     }
     /* Re-arm outside the lock: when the next message is already waiting,
      * epoll_ctl wakes another pool thread at once, and that thread must not
@@ -555,6 +616,10 @@ prpc_status prpc__pconn_send(prpc__pconn *c, const void *data, size_t len)
     prpc_status st = PRPC_OK;
     if (c->qhead == NULL) {
         st = write_some(c, p, len, &done);
+        if (done == len && len <= SPARE_SMALL && c->spare != NULL && c->spare->cap > SPARE_KEEP) {
+            prpc_free(c->spare);
+            c->spare = NULL;
+        }
     } else if (c->queued + len > c->send_limit) {
         prpc__mutex_unlock(&c->lock);
         return PRPC_ERR_BUSY;

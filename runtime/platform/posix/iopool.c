@@ -8,7 +8,9 @@
  * owner re-arms it: that is what keeps one connection's callbacks serial
  * while different connections run in parallel. Threads take one event per
  * epoll_wait so that a slow callback never holds back events already
- * claimed by its thread. */
+ * claimed by its thread. A thread may also park on one connection for its
+ * next message (conn.c); the pool counts parked and busy threads so that
+ * one is always left in epoll_wait. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +43,9 @@ struct prpc__iopool {
     unsigned nthreads;
     prpc__thread *threads;
     atomic_bool closing;
+    atomic_uint parked;  /* threads waiting on one connection (prpc__pool_park) */
+    unsigned park_limit; /* at most this many: all threads but one (set before they start) */
+    atomic_uint active;  /* threads running callbacks (neither in epoll_wait nor parked) */
 
     prpc__mutex lock; /* tasks, timers */
     prpc__cond timer_done;
@@ -213,6 +218,30 @@ static struct pobj *lookup(prpc__iopool *pool, uint64_t key, bool *wside)
     return o;
 }
 
+/* Parking lets at most all threads but one wait on a connection of their
+ * own, so that one is always left in epoll_wait for everything else, and
+ * only while no other thread is busy: under load, a thread that waits for
+ * one connection would leave the others to fewer threads. */
+bool prpc__pool_park(prpc__iopool *pool)
+{
+    if (atomic_load_explicit(&pool->active, memory_order_relaxed) > 1 ||
+        atomic_load_explicit(&pool->closing, memory_order_relaxed))
+        return false;
+    unsigned n = atomic_load_explicit(&pool->parked, memory_order_relaxed);
+    do {
+        if (n >= pool->park_limit)
+            return false;
+    } while (!atomic_compare_exchange_weak(&pool->parked, &n, n + 1));
+    atomic_fetch_sub_explicit(&pool->active, 1, memory_order_relaxed);
+    return true;
+}
+
+void prpc__pool_unpark(prpc__iopool *pool)
+{
+    atomic_fetch_add_explicit(&pool->active, 1, memory_order_relaxed);
+    atomic_fetch_sub(&pool->parked, 1);
+}
+
 /* ------------------------------------------------------------- tasks */
 
 static void evfd_ring(prpc__iopool *pool)
@@ -374,9 +403,12 @@ static void pool_main(void *arg)
 {
     prpc__iopool *pool = arg;
     tls_pool = pool;
+    atomic_fetch_add_explicit(&pool->active, 1, memory_order_relaxed);
     for (;;) {
         struct epoll_event ev;
+        atomic_fetch_sub_explicit(&pool->active, 1, memory_order_relaxed);
         int n = epoll_wait(pool->epfd, &ev, 1, -1);
+        atomic_fetch_add_explicit(&pool->active, 1, memory_order_relaxed);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -407,6 +439,7 @@ static void pool_main(void *arg)
         else
             prpc__plistener_on_event((prpc__plistener *)o);
     }
+    atomic_fetch_sub_explicit(&pool->active, 1, memory_order_relaxed);
     tls_pool = NULL;
 }
 
@@ -423,6 +456,8 @@ prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out)
     pool->free_head = UINT32_MAX;
     pool->tfd_deadline = UINT64_MAX;
     atomic_init(&pool->closing, false);
+    atomic_init(&pool->parked, 0);
+    atomic_init(&pool->active, 0);
     prpc__mutex_init(&pool->lock);
     prpc__mutex_init(&pool->reg_lock);
     prpc__cond_init(&pool->timer_done);
@@ -442,6 +477,7 @@ prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out)
     if (epoll_ctl(pool->epfd, EPOLL_CTL_ADD, pool->tfd, &ev) != 0)
         goto fail;
 
+    pool->park_limit = nthreads - 1;
     pool->threads = prpc_alloc(nthreads * sizeof *pool->threads);
     if (pool->threads == NULL) {
         st = PRPC_ERR_NO_MEMORY;

@@ -114,6 +114,12 @@ void prpc__pool_arm(prpc__iopool *pool, const struct pobj *o, int fd, uint32_t m
 /* The same with the slot and generation captured earlier under a lock. */
 void prpc__pool_arm_key(prpc__iopool *pool, uint32_t slot, uint32_t gen, int fd, uint32_t mask);
 
+/* Asks to let the calling pool thread wait on one connection's socket
+ * instead of epoll (see prpc__pconn_on_event). Refused unless another
+ * thread of the pool stays free for epoll; prpc__pool_unpark ends it. */
+bool prpc__pool_park(prpc__iopool *pool);
+void prpc__pool_unpark(prpc__iopool *pool);
+
 /* Connection internals used by the socket and spawn files. */
 prpc_status prpc__pconn_new(prpc__iopool *pool, int rfd, int wfd, bool is_socket,
                             prpc__chan_mode mode, prpc__pconn **out);
