@@ -122,7 +122,9 @@ typedef struct prpc_peer {
     uint32_t uid;
     uint32_t gid;
     uint32_t pid;
-    const char *user_sid; /* Windows: the user's SID as text; NULL elsewhere */
+    const char *user_sid; /* Windows pipes: the client user's SID as text
+                             ("S-1-5-21-..."); NULL for TCP peers and on
+                             other systems */
 } prpc_peer;
 
 /* The arena that holds the decoded arguments; it is freed when the call
