@@ -27,6 +27,7 @@
 
 void prpc__self_peer(prpc__peer *out)
 {
+    memset(out, 0, sizeof *out); /* no SID, no host on POSIX */
     out->has_cred = true;
     out->pid = (int64_t)getpid();
     out->uid = (uint32_t)geteuid();
