@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "rt_proc.h"
+#include "platform/platform.h"
 #include "rt_service.h"
 
 static pid_t g_server;
@@ -43,18 +44,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Starts rt_server on a unique unix: path with opts; returns the path. */
 static void start_server(const char *const *opts, const char *tag, char *ep, size_t size)
@@ -101,14 +90,14 @@ static int raw_connect(const char *ep)
  * UINT64_MAX if it stayed open for limit_ms. */
 static uint64_t wait_closed(int fd, unsigned limit_ms)
 {
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     struct pollfd pf = {fd, POLLIN, 0};
-    while (now_ms() - t0 < limit_ms) {
+    while (prpc__now_ms() - t0 < limit_ms) {
         if (poll(&pf, 1, 50) > 0) {
             char b[64];
             ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
             if (r <= 0)
-                return now_ms() - t0;
+                return prpc__now_ms() - t0;
         }
     }
     return UINT64_MAX;
@@ -200,14 +189,14 @@ static void test_limit_inflight(void **state)
     prpc_client_ping(a, 5000);
     assert_int_equal(rt_hold_async(a, hold_done, NULL), PRPC_OK);
     for (int i = 0; i < 500 && atomic_load(&g_hold_busy) == 0; i++)
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     assert_int_equal(atomic_load(&g_hold_busy), 1);
     assert_int_equal(atomic_load(&g_hold_ok), 0);
     uint32_t n = 0;
     assert_int_equal(rt_release(b, &n), PRPC_OK);
     assert_int_equal(n, 4);
     for (int i = 0; i < 500 && atomic_load(&g_hold_ok) < 4; i++)
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     assert_int_equal(atomic_load(&g_hold_ok), 4);
     assert_int_equal(atomic_load(&g_hold_other), 0);
     prpc_client_destroy(a);
@@ -239,7 +228,7 @@ static void test_limit_connections(void **state)
     for (int i = 0; i < 100 && st != PRPC_OK; i++) {
         st = prpc_client_connect(ep, &o, &extra);
         if (st != PRPC_OK)
-            sleep_ms(20);
+            prpc__sleep_ms(20);
     }
     assert_int_equal(st, PRPC_OK);
     prpc_client_destroy(extra);
@@ -267,7 +256,7 @@ static void test_limit_handshake_and_half_message(void **state)
     assert_int_equal(send(half, part, sizeof part, MSG_NOSIGNAL), (ssize_t)sizeof part);
     /* Within the limit: a whole ping after 150 ms is served. */
     int timely = raw_connect(ep);
-    sleep_ms(150);
+    prpc__sleep_ms(150);
     const uint8_t ping[] = {0x94, 0x00, 0x07, 0xa8, 'r', 'p', 'c', '.', 'p', 'i', 'n', 'g', 0x90};
     assert_int_equal(send(timely, ping, sizeof ping, MSG_NOSIGNAL), (ssize_t)sizeof ping);
     uint8_t reply[64];
@@ -302,9 +291,9 @@ static void test_limit_idle(void **state)
     prpc_client *alive = connect_ok(ep, 100); /* keepalive pings every 100 ms */
     int64_t sum;
     assert_int_equal(rt_add(quiet, 1, 2, &sum), PRPC_OK);
-    sleep_ms(300); /* under the limit */
+    prpc__sleep_ms(300); /* under the limit */
     assert_int_equal(rt_add(quiet, 1, 2, &sum), PRPC_OK);
-    sleep_ms(2500); /* past it */
+    prpc__sleep_ms(2500); /* past it */
     prpc_status st = rt_add(quiet, 1, 2, &sum);
     assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE);
     assert_int_equal(rt_add(alive, 1, 2, &sum), PRPC_OK);
@@ -353,8 +342,8 @@ static void test_fault_killed_clients(void **state)
 
     srand((unsigned)getpid());
     const long batch = 25;
-    uint64_t t0 = now_ms();
-    for (long done = 0; done < total && now_ms() - t0 < 45000; done += batch) {
+    uint64_t t0 = prpc__now_ms();
+    for (long done = 0; done < total && prpc__now_ms() - t0 < 45000; done += batch) {
         pid_t pids[25];
         const char *args[] = {"loop", ep, NULL};
         for (long i = 0; i < batch; i++)
@@ -369,7 +358,7 @@ static void test_fault_killed_clients(void **state)
             for (long i = 0; i < batch; i++)
                 if (at[i] == ms && pids[i] > 0)
                     kill(pids[i], SIGKILL);
-            sleep_ms(1);
+            prpc__sleep_ms(1);
         }
         for (long i = 0; i < batch; i++)
             if (pids[i] > 0)
@@ -388,7 +377,7 @@ static void test_fault_killed_clients(void **state)
          * measured the baseline may be gone by now). */
         back = after[0] <= base[0] && after[1] <= base[1] && after[2] <= base[2];
         if (!back)
-            sleep_ms(25);
+            prpc__sleep_ms(25);
     }
     if (!back)
         fprintf(stderr, "baseline allocs %llu bytes %llu fds %llu; after %llu %llu %llu\n",
@@ -431,10 +420,10 @@ typedef struct sleeper {
 static void *sleeper_main(void *arg)
 {
     sleeper *s = arg;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     uint32_t out;
     s->st = rt_sleep(s->client, s->ms, 20000, &out);
-    s->took = now_ms() - t0;
+    s->took = prpc__now_ms() - t0;
     return NULL;
 }
 
@@ -451,12 +440,12 @@ static void test_slow_handler_blocks_no_one_else(void **state)
     sleeper slow = {slow_c, 1500, 0, 0};
     pthread_t t;
     pthread_create(&t, NULL, sleeper_main, &slow);
-    sleep_ms(100);
-    uint64_t t0 = now_ms();
+    prpc__sleep_ms(100);
+    uint64_t t0 = prpc__now_ms();
     int64_t sum;
     for (int i = 0; i < 20; i++)
         assert_int_equal(rt_add(fast_c, i, 1, &sum), PRPC_OK);
-    uint64_t took = now_ms() - t0;
+    uint64_t took = prpc__now_ms() - t0;
     pthread_join(t, NULL);
     assert_int_equal(slow.st, PRPC_OK);
     assert_true(took < 1000); /* not queued behind the 1.5 s handler */
@@ -474,7 +463,7 @@ typedef struct late_caller {
 static void *late_main(void *arg)
 {
     late_caller *l = arg;
-    sleep_ms(300);
+    prpc__sleep_ms(300);
     int64_t sum;
     l->st = rt_add(l->client, 1, 1, &sum);
     return NULL;
@@ -500,10 +489,10 @@ static void test_fault_stop_with_calls_in_flight(void **state)
     pthread_create(&t1, NULL, sleeper_main, &quick);
     pthread_create(&t2, NULL, sleeper_main, &slow);
     pthread_create(&t3, NULL, late_main, &late);
-    sleep_ms(50);
-    uint64_t t0 = now_ms();
+    prpc__sleep_ms(50);
+    uint64_t t0 = prpc__now_ms();
     assert_int_equal(prpc_server_stop(server, 600), PRPC_OK);
-    uint64_t stop_took = now_ms() - t0;
+    uint64_t stop_took = prpc__now_ms() - t0;
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
     pthread_join(t3, NULL);
@@ -567,10 +556,10 @@ static void test_fault_keepalive_detects_stopped_server(void **state)
     prpc_client *c = NULL;
     assert_int_equal(prpc_client_connect(ep, &o, &c), PRPC_OK);
     assert_int_equal(rt_freeze(g_server), 0);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     uint32_t out;
     prpc_status st = rt_sleep(c, 1, 20000, &out);
-    uint64_t took = now_ms() - t0;
+    uint64_t took = prpc__now_ms() - t0;
     kill(g_server, SIGCONT);
     assert_int_equal(st, PRPC_ERR_UNAVAILABLE);
     assert_true(took < 3000);
@@ -643,7 +632,7 @@ static void test_server_events_and_policy(void **state)
                      PRPC_OK);
     assert_int_equal(sent, 1); /* only a subscribed */
     for (int i = 0; i < 400 && atomic_load(&g_ticks) < 1; i++)
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     assert_int_equal(atomic_load(&g_ticks), 1);
     assert_int_equal(atomic_load(&g_tick_sum), 7);
     prpc_client_destroy(a);
@@ -791,7 +780,7 @@ static void test_stop_with_retained_connections(void **state)
                                             NULL, NULL, NULL),
                      PRPC_OK);
     for (int parked_now = 0, i = 0; i < 400 && parked_now == 0; i++) {
-        sleep_ms(5);
+        prpc__sleep_ms(5);
         pthread_mutex_lock(&tw_mu);
         parked_now = tw_nparked;
         pthread_mutex_unlock(&tw_mu);
@@ -808,7 +797,7 @@ static void test_stop_with_retained_connections(void **state)
      * not known: find the one that closed. */
     prpc_client_destroy(c[0]);
     for (int i = 0; i < 400 && tw_ngone_now() < 1; i++)
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     assert_int_equal(tw_ngone_now(), 1);
     prpc_conn *left = tw_gone[0];
     int open_now = 0;
@@ -820,9 +809,9 @@ static void test_stop_with_retained_connections(void **state)
     assert_int_equal(prpc_conn_emit(left, &rt_tick_event, enc_tick, &n), PRPC_ERR_CLOSED);
 
     /* Nothing is in flight but the parked call: stop is prompt and clean. */
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     assert_int_equal(prpc_server_stop(server, 300), PRPC_OK);
-    uint64_t took = now_ms() - t0;
+    uint64_t took = prpc__now_ms() - t0;
     assert_true(took < 1500);
     assert_int_equal(tw_ngone_now(), 3);
     for (int i = 0; i < 3; i++) {
@@ -834,7 +823,7 @@ static void test_stop_with_retained_connections(void **state)
     }
     /* The parked call's client heard the close; a late answer is dropped. */
     for (int i = 0; i < 400 && atomic_load(&tw_park_status) == 1; i++)
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     assert_int_not_equal(atomic_load(&tw_park_status), 1);
     assert_int_not_equal(atomic_load(&tw_park_status), PRPC_OK);
     assert_int_equal(prpc_call_reply(tw_parked[0], NULL, NULL), PRPC_ERR_CLOSED);
@@ -862,9 +851,9 @@ static void test_destroy_without_stop(void **state)
     tw_call(a, 0);
     int64_t sum;
     assert_int_equal(rt_add(b, 2, 3, &sum), PRPC_OK);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     prpc_server_destroy(server);
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(prpc__now_ms() - t0 < 3000);
     assert_int_equal(tw_ngone_now(), 2);
     assert_int_equal(tw_reports(tw_kept[0]), 1);
     assert_false(prpc_conn_is_open(tw_kept[0]));

@@ -21,23 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "platform/platform.h"
 #include "rt_service.h"
 
 static prpc_server *g_server;
 static char g_ep[256];
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int setup(void **state)
 {
@@ -156,16 +145,16 @@ static void run_mixed(bool with_events)
             assert_int_equal(prpc_server_broadcast(g_server, &rt_tick_event, enc_u32, &k, NULL),
                              PRPC_OK);
         if (k % 10 == 0)
-            sleep_ms(1);
+            prpc__sleep_ms(1);
     }
     for (int i = 0; i < NTHREADS; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    uint64_t until = now_ms() + 10000;
+    uint64_t until = prpc__now_ms() + 10000;
     while ((atomic_load(&async_done) < nasync || (with_events && atomic_load(&ticks) < 100)) &&
-           now_ms() < until)
-        sleep_ms(5);
+           prpc__now_ms() < until)
+        prpc__sleep_ms(5);
     assert_int_equal(nasync, 100);
     assert_int_equal(atomic_load(&async_done), nasync);
     assert_int_equal(atomic_load(&async_bad), 0);
@@ -214,12 +203,12 @@ static void *sleep_call(void *arg)
     sleeper *s = arg;
     uint32_t out = 0;
     prpc_call_options o = {s->timeout_ms, &s->id};
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     /* id_out is written before the request goes out. */
     atomic_store(&s->has_id, true);
     s->st = prpc_client_call(s->c, &rt_methods[RT_SLEEP], enc_u32, &s->ms, dec_u32, &out, NULL,
                              &o);
-    s->took = now_ms() - t0;
+    s->took = prpc__now_ms() - t0;
     return NULL;
 }
 
@@ -232,7 +221,7 @@ static void test_cancel_leader(void **state)
     sleeper s = {.c = c, .ms = 3000, .timeout_ms = 20000};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, sleep_call, &s), 0);
-    sleep_ms(150);
+    prpc__sleep_ms(150);
     /* The id is written in the calling thread with no ordering this thread
      * could see, so cancel by what it must be: call ids count from 1, and
      * the connect's check is made before the client exists (it takes no
@@ -275,10 +264,10 @@ static void test_leader_timeout(void **state)
 static void *hold_call(void *arg)
 {
     sleeper *s = arg;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     prpc_call_options o = {s->timeout_ms, NULL};
     s->st = prpc_client_call(s->c, &rt_methods[RT_HOLD], NULL, NULL, NULL, NULL, NULL, &o);
-    s->took = now_ms() - t0;
+    s->took = prpc__now_ms() - t0;
     return NULL;
 }
 
@@ -293,23 +282,23 @@ static void test_waiters_and_leader(void **state)
         assert_int_equal(pthread_create(&ta, NULL, hold_call, &a), 0);
         assert_int_equal(pthread_create(&tb, NULL, hold_call, &b), 0);
         /* Both held at the server before the release. */
-        uint64_t until = now_ms() + 5000;
+        uint64_t until = prpc__now_ms() + 5000;
         prpc_client_stats cs;
         do {
-            sleep_ms(2);
+            prpc__sleep_ms(2);
             prpc_client_get_stats(c, &cs);
-        } while (cs.pending < 2 && now_ms() < until);
-        sleep_ms(5);
+        } while (cs.pending < 2 && prpc__now_ms() < until);
+        prpc__sleep_ms(5);
         /* A hold that reached the server after a release is freed by the
          * next one. */
         uint32_t total = 0;
-        until = now_ms() + 5000;
-        while (total < 2 && now_ms() < until) {
+        until = prpc__now_ms() + 5000;
+        while (total < 2 && prpc__now_ms() < until) {
             uint32_t n = 0;
             assert_int_equal(rt_release(c, &n), PRPC_OK);
             total += n;
             if (total < 2)
-                sleep_ms(5);
+                prpc__sleep_ms(5);
         }
         assert_int_equal(total, 2);
         pthread_join(ta, NULL);
@@ -329,12 +318,12 @@ static void test_destroy_under_leader(void **state)
     sleeper s = {.c = c, .ms = 3000, .timeout_ms = 20000};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, sleep_call, &s), 0);
-    sleep_ms(100);
-    uint64_t t0 = now_ms();
+    prpc__sleep_ms(100);
+    uint64_t t0 = prpc__now_ms();
     prpc_client_destroy(c);
     pthread_join(th, NULL);
     assert_int_equal(s.st, PRPC_ERR_CLOSED);
-    assert_true(now_ms() - t0 < 1500);
+    assert_true(prpc__now_ms() - t0 < 1500);
 }
 
 /* The server goes away while a leader waits for its reply. */
@@ -345,7 +334,7 @@ static void test_server_gone_under_leader(void **state)
     sleeper s = {.c = c, .ms = 3000, .timeout_ms = 20000};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, sleep_call, &s), 0);
-    sleep_ms(100);
+    prpc__sleep_ms(100);
     prpc_server_stop(g_server, 0);
     prpc_server_destroy(g_server);
     g_server = NULL;

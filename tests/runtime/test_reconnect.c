@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "rt_proc.h"
+#include "platform/platform.h"
 #include "rt_service.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -45,18 +46,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Starts rt_server on ep with the execution log of the test. */
 static pid_t start_server(const char *ep)
@@ -105,7 +94,7 @@ static bool wait_runs(uint32_t tag, int n)
     for (int i = 0; i < 500; i++) {
         if (runs(tag) >= n)
             return true;
-        sleep_ms(10);
+        prpc__sleep_ms(10);
     }
     return false;
 }
@@ -144,7 +133,7 @@ static void on_state(void *user, prpc_client *client, prpc_client_state state, p
     if (s->n < 16) {
         s->seen[s->n] = state;
         s->why[s->n] = why;
-        s->at[s->n] = now_ms();
+        s->at[s->n] = prpc__now_ms();
         s->n++;
     }
     pthread_mutex_unlock(&s->mu);
@@ -160,7 +149,7 @@ static uint64_t wait_state(states *s, int n, prpc_client_state want, int timeout
         pthread_mutex_unlock(&s->mu);
         if (at != 0)
             return at;
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     }
     return 0;
 }
@@ -197,10 +186,10 @@ static void *work_main(void *arg)
 {
     worker *w = arg;
     prpc_call_options o = {w->timeout_ms, NULL};
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     w->st = prpc_client_call(w->c, &rt_methods[w->method], enc_work, w->args, dec_u32, &w->out,
                              NULL, &o);
-    w->took = now_ms() - t0;
+    w->took = prpc__now_ms() - t0;
     return NULL;
 }
 
@@ -237,7 +226,7 @@ static void outcome_done(const prpc_async_result *r)
 static bool wait_done(outcome *o, int timeout_ms)
 {
     for (int i = 0; i < timeout_ms / 5 && !atomic_load(&o->done); i++)
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     return atomic_load(&o->done) != 0;
 }
 
@@ -270,7 +259,7 @@ static void test_reconnect_resends_only_idempotent(void **state)
     /* Every call is running on the first server: kill it mid-call. */
     for (uint32_t tag = 1; tag <= 4; tag++)
         assert_true(wait_runs(tag, 1));
-    uint64_t killed = now_ms();
+    uint64_t killed = prpc__now_ms();
     kill_server();
 
     /* The calls that may have run fail at once, without waiting for the
@@ -279,11 +268,11 @@ static void test_reconnect_resends_only_idempotent(void **state)
     assert_int_equal(plain.st, PRPC_ERR_DISCONNECTED);
     assert_true(wait_done(&aplain, 3000));
     assert_int_equal(atomic_load(&aplain.status), PRPC_ERR_DISCONNECTED);
-    assert_true(now_ms() - killed < 3000);
+    assert_true(prpc__now_ms() - killed < 3000);
     assert_true(wait_state(&s, 0, PRPC_CLIENT_RECONNECTING, 3000) != 0);
 
     /* Down for a while (the client keeps trying), then back. */
-    sleep_ms(300);
+    prpc__sleep_ms(300);
     g_server = start_server(ep);
     pthread_join(idem.th, NULL);
     assert_int_equal(idem.st, PRPC_OK);
@@ -332,7 +321,7 @@ static void test_reconnect_while_down(void **state)
     assert_true(down_at != 0);
 
     uint32_t args[2] = {0, 7}, out = 0;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     assert_int_equal(prpc_client_call(c, &rt_methods[RT_WORK], enc_work, args, dec_u32, &out,
                                       NULL, NULL),
                      PRPC_ERR_UNAVAILABLE);
@@ -340,31 +329,31 @@ static void test_reconnect_while_down(void **state)
     uint32_t n = 1;
     assert_int_equal(prpc_client_notify(c, &rt_methods[RT_EMIT], enc_u32, &n),
                      PRPC_ERR_UNAVAILABLE);
-    assert_true(now_ms() - t0 < 500);
+    assert_true(prpc__now_ms() - t0 < 500);
 
     /* Waits, and times out on its own deadline. */
     prpc_call_options o = {300, NULL};
-    t0 = now_ms();
+    t0 = prpc__now_ms();
     assert_int_equal(prpc_client_call(c, &rt_methods[RT_WORK_IDEM], enc_work, args, dec_u32,
                                       &out, NULL, &o),
                      PRPC_ERR_TIMEOUT);
-    uint64_t took = now_ms() - t0;
+    uint64_t took = prpc__now_ms() - t0;
     assert_true(took >= 290 && took < 2000);
 
     /* Waits, and succeeds once the server is back. */
     worker w;
     work_start(&w, c, RT_WORK_IDEM, 0, 8, 15000);
-    sleep_ms(1000);
+    prpc__sleep_ms(1000);
     prpc_client_stats st;
     prpc_client_get_stats(c, &st);
-    uint64_t down_for = now_ms() - down_at;
+    uint64_t down_for = prpc__now_ms() - down_at;
     /* Delays of 32-40, 64-80, then 128-160 ms: about 8 attempts in a
      * second; fewer under load, never more than one per min_ms. */
     assert_true(st.reconnect_attempts >= 3);
     assert_true(st.reconnect_attempts <= 2 + down_for / 32);
-    uint64_t back = now_ms();
+    uint64_t back = prpc__now_ms();
     g_server = start_server(ep);
-    uint64_t ready = now_ms();
+    uint64_t ready = prpc__now_ms();
     pthread_join(w.th, NULL);
     assert_int_equal(w.st, PRPC_OK);
     assert_int_equal(w.out, 8);
@@ -396,7 +385,7 @@ static bool wait_tick(int n)
     for (int i = 0; i < 600; i++) {
         if (atomic_load(&g_last_tick) == n)
             return true;
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     }
     return false;
 }
@@ -466,7 +455,7 @@ static void test_reconnect_off_unchanged(void **state)
     pthread_join(w.th, NULL);
     assert_int_equal(w.st, PRPC_ERR_CLOSED);
     g_server = start_server(ep);
-    sleep_ms(200);
+    prpc__sleep_ms(200);
     int64_t sum = 0;
     assert_int_equal(rt_add(c, 1, 2, &sum), PRPC_ERR_CLOSED);
     prpc_client_stats st;
@@ -494,9 +483,9 @@ static void test_reconnect_destroy_while_down(void **state)
     assert_int_equal(prpc_client_call_async(c, &rt_methods[RT_WORK_IDEM], enc_work, args,
                                             outcome_done, NULL, &a, &co, NULL),
                      PRPC_OK);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     prpc_client_destroy(c);
-    assert_true(now_ms() - t0 < 1500);
+    assert_true(prpc__now_ms() - t0 < 1500);
     assert_true(atomic_load(&a.done));
     assert_int_equal(atomic_load(&a.status), PRPC_ERR_CLOSED);
 }
@@ -553,31 +542,31 @@ static void test_embed_keepalive_detects_stopped_server(void **state)
                      PRPC_OK);
     /* Alive: a second of loop with the keepalive answered. */
     uint64_t slowest = 0;
-    uint64_t t0 = now_ms();
-    while (now_ms() - t0 < 1000) {
+    uint64_t t0 = prpc__now_ms();
+    while (prpc__now_ms() - t0 < 1000) {
         uint32_t wait = prpc_client_next_timeout(c);
         assert_true(wait <= 200);
         (void)poll(&pf, 1, (int)(wait < 50 ? wait : 50));
-        uint64_t p0 = now_ms();
+        uint64_t p0 = prpc__now_ms();
         assert_int_equal(prpc_client_process(c), PRPC_OK);
-        if (now_ms() - p0 > slowest)
-            slowest = now_ms() - p0;
+        if (prpc__now_ms() - p0 > slowest)
+            slowest = prpc__now_ms() - p0;
     }
     assert_false(atomic_load(&held.done));
 
     /* A ping may be out already: the loop ran up to 50 ms ago. */
-    uint64_t stopped = now_ms();
+    uint64_t stopped = prpc__now_ms();
     assert_int_equal(rt_freeze(g_server), 0);
     prpc_status st = PRPC_OK;
-    while (st == PRPC_OK && now_ms() - stopped < 5000) {
+    while (st == PRPC_OK && prpc__now_ms() - stopped < 5000) {
         uint32_t wait = prpc_client_next_timeout(c);
         (void)poll(&pf, 1, (int)(wait < 50 ? wait : 50));
-        uint64_t p0 = now_ms();
+        uint64_t p0 = prpc__now_ms();
         st = prpc_client_process(c);
-        if (now_ms() - p0 > slowest)
-            slowest = now_ms() - p0;
+        if (prpc__now_ms() - p0 > slowest)
+            slowest = prpc__now_ms() - p0;
     }
-    uint64_t took = now_ms() - stopped;
+    uint64_t took = prpc__now_ms() - stopped;
     assert_int_equal(st, PRPC_ERR_UNAVAILABLE);
     /* About the timeout (less the age of a ping that was out when the
      * server stopped), at most a ping period and the timeout plus slack
@@ -604,10 +593,10 @@ typedef struct nested {
 
 static void nested_call(nested *n)
 {
-    uint64_t t0 = now_ms();
+    uint64_t t0 = prpc__now_ms();
     int64_t sum = 0;
     prpc_status st = rt_add(n->c, 1, 2, &sum);
-    atomic_store(&n->took, (unsigned)(now_ms() - t0));
+    atomic_store(&n->took, (unsigned)(prpc__now_ms() - t0));
     atomic_store(&n->status, st);
     atomic_fetch_add(&n->runs, 1);
 }
@@ -625,7 +614,7 @@ static void nested_done(const prpc_async_result *r)
 static bool wait_runs_of(nested *n, int want)
 {
     for (int i = 0; i < 1000 && atomic_load(&n->runs) < want; i++)
-        sleep_ms(5);
+        prpc__sleep_ms(5);
     return atomic_load(&n->runs) >= want;
 }
 
@@ -677,7 +666,7 @@ static void test_sync_call_from_callback(void **state)
                                             NULL, &em, NULL, NULL),
                      PRPC_OK);
     for (int i = 0; i < 400 && atomic_load(&em.runs) == 0; i++) {
-        sleep_ms(5);
+        prpc__sleep_ms(5);
         assert_int_equal(prpc_client_process(c), PRPC_OK);
     }
     assert_int_equal(atomic_load(&em.runs), 1);
