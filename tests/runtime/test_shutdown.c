@@ -331,6 +331,76 @@ static void test_shutdown_stdin_unwatched_is_ignored(void **state)
     expect_exit_0(run_child(child_stdin_unwatched, devnull));
 }
 
+/* Several threads wait while stdin carries data but stays open: each
+ * readiness wakes every waiter, and only one of them may read, or the
+ * others block in read() on an empty pipe and miss the request that
+ * follows. */
+static atomic_int stdin_woken;
+
+static void *stdin_waiter(void *arg)
+{
+    (void)arg;
+    unsigned ev = 0;
+    if (prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, &ev) == PRPC_OK && ev == PRPC_SHUTDOWN_REQUEST)
+        atomic_fetch_add(&stdin_woken, 1);
+    return NULL;
+}
+
+#define STDIN_WAITERS 6
+
+static int child_stdin_many_waiters(void)
+{
+    if (prpc_shutdown_watch(PRPC_SHUTDOWN_STDIN) != PRPC_OK)
+        return 1;
+    pthread_t t[STDIN_WAITERS];
+    for (int i = 0; i < STDIN_WAITERS; i++)
+        if (pthread_create(&t[i], NULL, stdin_waiter, NULL) != 0)
+            return 2;
+    sleep_ms(800); /* the parent writes for 400 ms, then only keeps the pipe open */
+    prpc_shutdown_request();
+    uint64_t until = now_ms() + 3000;
+    while (atomic_load(&stdin_woken) < STDIN_WAITERS && now_ms() < until)
+        sleep_ms(10);
+    if (atomic_load(&stdin_woken) != STDIN_WAITERS)
+        return 3; /* a waiter is stuck (in a read of stdin) */
+    for (int i = 0; i < STDIN_WAITERS; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
+
+static void stdin_many_waiters_once(void)
+{
+    int in[2];
+    assert_int_equal(pipe(in), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        close(in[1]);
+        _exit(child_stdin_many_waiters());
+    }
+    close(in[0]);
+    sleep_ms(100); /* let the waiters block */
+    for (int i = 0; i < 400; i++) {
+        assert_int_equal(write(in[1], "x", 1), 1);
+        if (i % 4 == 0)
+            sleep_ms(1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid); /* the pipe stays open until here */
+    close(in[1]);
+    expect_exit_0(status);
+}
+
+static void test_shutdown_stdin_data_with_many_waiters(void **state)
+{
+    (void)state;
+    /* A race: a few rounds make a stuck waiter likely to show. */
+    for (int i = 0; i < 3; i++)
+        stdin_many_waiters_once();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_stdin_end_after_data),
         cmocka_unit_test(test_shutdown_stdin_at_its_end_at_once),
         cmocka_unit_test(test_shutdown_stdin_unwatched_is_ignored),
+        cmocka_unit_test(test_shutdown_stdin_data_with_many_waiters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,13 +99,24 @@ void prpc__shutdown_request(void)
     note(PRPC_SHUTDOWN_REQUEST);
 }
 
-/* Reads and discards what stdin holds; records its end. */
+/* Reads and discards what stdin holds; records its end. Every waiter's
+ * poll reports the same readiness, but only the first reader finds the
+ * bytes: a second read would block on the empty pipe (stdin stays in
+ * blocking mode, since its flags are shared with other processes) and
+ * miss every later event. So one waiter reads at a time, and only after
+ * looking again, without waiting, that something is still there. */
 static void drain_stdin(void)
 {
-    char buf[4096];
-    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
-        note(PRPC_SHUTDOWN_STDIN);
+    static pthread_mutex_t stdin_mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&stdin_mu);
+    struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1) {
+        char buf[4096];
+        ssize_t n = (p.revents & POLLNVAL) ? 0 : read(STDIN_FILENO, buf, sizeof buf);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+            note(PRPC_SHUTDOWN_STDIN);
+    }
+    pthread_mutex_unlock(&stdin_mu);
 }
 
 unsigned prpc__shutdown_wait(uint64_t deadline_ms)
