@@ -205,10 +205,12 @@ static void link_close(void *arg)
  * reconnect the client is closed; with it, the connection is closed (which
  * ends every read on it) and reported lost, and the receive thread makes a
  * new one. Once per connection. */
-static void link_lost(net_link *l, prpc_status why)
+static void link_lost_gen(net_link *l, uint64_t gen, prpc_status why)
 {
     prpc__mutex_lock(&l->mu);
-    bool tell = !l->closing && !l->dead;
+    /* A verdict about an older connection (the keepalive decides, then
+     * acts outside the lock) must not end a newer one. */
+    bool tell = !l->closing && !l->dead && (gen == UINT64_MAX || gen == l->gen);
     l->dead = true;
     if (tell && l->reconnect) {
         l->lost_why = why;
@@ -221,6 +223,12 @@ static void link_lost(net_link *l, prpc_status why)
         prpc__client_link_down(l->client, why);
     else
         prpc__client_link_lost(l->client, why);
+}
+
+/* The end of the current connection, whichever it is. */
+static void link_lost(net_link *l, prpc_status why)
+{
+    link_lost_gen(l, UINT64_MAX, why);
 }
 
 /* A synchronous caller holding the receiver role reads one message. */
@@ -377,13 +385,14 @@ static uint64_t ka_next(const net_link *l, uint64_t now, uint64_t last)
     return next;
 }
 
-/* Does what ka_decide said, outside l->mu. */
-static void ka_act(net_link *l, ka_action a)
+/* Does what ka_decide said, outside l->mu, about connection `gen` (l->gen
+ * when it decided). */
+static void ka_act(net_link *l, ka_action a, uint64_t gen)
 {
     if (a == KA_DEAD) {
         prpc__log(PRPC_LOG_WARN, "the server did not answer a keepalive ping within %u ms",
                   (unsigned)l->ka_timeout_ms);
-        link_lost(l, PRPC_ERR_UNAVAILABLE);
+        link_lost_gen(l, gen, PRPC_ERR_UNAVAILABLE);
         if (!l->reconnect)
             prpc__tconn_close(l->tc); /* with reconnect, link_lost closed it */
     } else if (a == KA_PING) {
@@ -416,8 +425,9 @@ static void ka_fire(void *arg)
         return;
     }
     ka_action a = ka_decide(l, now, last);
+    uint64_t gen = l->gen;
     prpc__mutex_unlock(&l->mu);
-    ka_act(l, a);
+    ka_act(l, a, gen);
     prpc__mutex_lock(&l->mu);
     if (!l->closing)
         prpc__timer_schedule(&l->ka_timer, ka_next(l, now, last));
@@ -874,10 +884,11 @@ prpc_status prpc_client_process(prpc_client *client)
     prpc__mutex_lock(&l->mu);
     bool dead = l->dead;
     ka_action a = dead ? KA_NOTHING : ka_decide(l, now, last);
+    uint64_t gen = l->gen;
     prpc__mutex_unlock(&l->mu);
     if (dead)
         return PRPC_ERR_CLOSED;
-    ka_act(l, a);
+    ka_act(l, a, gen);
     return a == KA_DEAD ? PRPC_ERR_UNAVAILABLE : PRPC_OK;
 }
 
