@@ -5,6 +5,7 @@
  * header that announces more than the size limit fails as soon as it is
  * complete, before its payload arrives or is buffered. A message handed out
  * by prpc_reader_next stays in place until the next call on the reader. */
+#include <stdint.h>
 #include <string.h>
 
 #include "codec/scan.h"
@@ -18,10 +19,20 @@
  * large messages, allocating megabytes afresh for each one costs a page
  * fault per 4 KiB and more than the copies themselves. */
 #define READER_KEEP_CAP ((size_t)256 * 1024)
+/* The buffer starts on a 64-byte boundary, so that the large receives into
+ * it (a datagram, 64 KiB at a time, lands at a multiple of 64 KiB) are
+ * aligned like the kernel's page-aligned socket buffers. A copy whose
+ * destination sits a few bytes past its source's alignment can be many
+ * times slower: on an AMD EPYC, a 64 KiB `rep movsb` (which the kernel's
+ * copy to user space uses) took 22 us with the destination 16 bytes off
+ * against 1.3 us aligned, and malloc returns addresses 16 bytes past a
+ * page boundary for large blocks. */
+#define READER_ALIGN ((size_t)64)
 
 struct prpc_reader {
     prpc_limits limits;
-    uint8_t *buf;
+    uint8_t *mem;   /* the allocation (cap + READER_ALIGN - 1 bytes), or NULL */
+    uint8_t *buf;   /* mem rounded up to a multiple of READER_ALIGN */
     size_t cap;
     size_t start;   /* first byte of the message being assembled */
     size_t scanned; /* bytes before this index have been through the scanner */
@@ -38,6 +49,7 @@ prpc_reader *prpc_reader_create(const prpc_limits *limits)
     if (r == NULL)
         return NULL;
     r->limits = prpc_limits_resolve(limits);
+    r->mem = NULL;
     r->buf = NULL;
     r->cap = 0;
     r->start = r->scanned = r->len = 0;
@@ -51,7 +63,7 @@ void prpc_reader_destroy(prpc_reader *r)
 {
     if (r == NULL)
         return;
-    prpc_free(r->buf);
+    prpc_free(r->mem);
     prpc_free(r);
 }
 
@@ -85,7 +97,8 @@ static void drop_handed(prpc_reader *r)
          * large message needed. */
         r->start = r->scanned = r->len = 0;
         if (r->cap > READER_KEEP_CAP && handed <= READER_KEEP_CAP) {
-            prpc_free(r->buf);
+            prpc_free(r->mem);
+            r->mem = NULL;
             r->buf = NULL;
             r->cap = 0;
         }
@@ -110,12 +123,19 @@ static prpc_status reserve(prpc_reader *r, size_t n)
         size_t cap = r->cap < READER_MIN_CAP ? READER_MIN_CAP : r->cap;
         while ((cap < need || cap - r->start < need) && cap != SIZE_MAX)
             cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-        if (cap - r->start < need)
+        if (cap - r->start < need || cap > SIZE_MAX - (READER_ALIGN - 1))
             return PRPC_ERR_NO_MEMORY;
-        uint8_t *nb = prpc_realloc(r->buf, cap);
-        if (nb == NULL)
+        size_t old_off = r->mem != NULL ? (size_t)(r->buf - r->mem) : 0;
+        uint8_t *nm = prpc_realloc(r->mem, cap + READER_ALIGN - 1);
+        if (nm == NULL)
             return PRPC_ERR_NO_MEMORY;
-        r->buf = nb;
+        size_t off = (size_t)(-(uintptr_t)nm & (READER_ALIGN - 1));
+        /* realloc keeps the bytes where they were relative to the block;
+         * move them if the block's alignment changed. */
+        if (off != old_off && r->len != 0)
+            memmove(nm + off, nm + old_off, r->len);
+        r->mem = nm;
+        r->buf = nm + off;
         r->cap = cap;
         if (n <= r->cap - r->len)
             return PRPC_OK; /* room at the end now: nothing to move */

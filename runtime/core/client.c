@@ -74,6 +74,13 @@
 #define BG_IDLE_MS 50u
 /* The largest reply copy the client keeps for the next synchronous reply. */
 #define SPARE_REPLY_MAX (16u << 20)
+/* The request encoder's buffer is kept between calls. One larger than
+ * ENC_KEEP_SMALL is kept only after a message that needed more than that
+ * (in a stream of large requests a fresh buffer costs a page fault per
+ * 4 KiB, more than the copy into it), and never past ENC_KEEP_MAX; a small
+ * message after a large one lets the large buffer go. */
+#define ENC_KEEP_SMALL ((size_t)256 * 1024)
+#define ENC_KEEP_MAX ((size_t)64 << 20)
 
 typedef struct event_handler {
     const prpc_event_desc *event;
@@ -124,6 +131,11 @@ struct prpc_client {
      * time. */
     uint8_t *spare;              /* (mu) */
     size_t spare_cap;            /* (mu) */
+    /* Likewise the request encoder's buffer (see ENC_KEEP_SMALL). A caller
+     * takes it when it registers its call and gives it back after the
+     * send, in critical sections it enters anyway. */
+    uint8_t *enc_spare;          /* (mu) */
+    size_t enc_spare_cap;        /* (mu) */
 
     /* The timer thread for asynchronous deadlines. */
     prpc__cond timer_cond;       /* (mu) */
@@ -158,6 +170,10 @@ static _Thread_local prpc_remote_error tl_error;
  * the top of the file). Saved and restored, so nesting across clients
  * works. */
 static _Thread_local const prpc_client *tl_receiving;
+
+/* The synchronous call whose caller is reading from the link in this thread
+ * (leader receive), so that delivery can tell the caller's own reply. */
+static _Thread_local const prpc__pending *tl_leading;
 
 static const prpc_client *callbacks_begin(const prpc_client *c)
 {
@@ -405,9 +421,39 @@ static uint64_t resolve_deadline(prpc_client *c, const prpc_method_desc *m,
     return prpc__now_ms() + t;
 }
 
+/* Under c->mu: hands the kept request buffer, if any, to enc. */
+static void take_encoder_locked(prpc_client *c, prpc_encoder *enc)
+{
+    if (c->enc_spare != NULL) {
+        enc->data = c->enc_spare;
+        enc->cap = c->enc_spare_cap;
+        c->enc_spare = NULL;
+        c->enc_spare_cap = 0;
+    }
+}
+
+/* Under c->mu: keeps enc's buffer for the next request (see ENC_KEEP_SMALL)
+ * and returns what is to be freed, after the lock, by the caller. */
+static uint8_t *keep_encoder_locked(prpc_client *c, prpc_encoder *enc)
+{
+    uint8_t *drop = enc->data;
+    bool keep = enc->cap <= ENC_KEEP_SMALL ||
+                (enc->len > ENC_KEEP_SMALL && enc->cap <= ENC_KEEP_MAX);
+    if (keep && !c->closed && enc->cap > c->enc_spare_cap) {
+        drop = c->enc_spare;
+        c->enc_spare = enc->data;
+        c->enc_spare_cap = enc->cap;
+    }
+    enc->data = NULL;
+    enc->cap = 0;
+    enc->len = 0;
+    return drop;
+}
+
 /* Registers p under a fresh msgid and counts the caller as a user. While
- * the connection is down only kept calls are registered (they wait). */
-static prpc_status begin(prpc_client *c, prpc__pending *p)
+ * the connection is down only kept calls are registered (they wait). On
+ * success enc (initialised) gets the kept request buffer. */
+static prpc_status begin(prpc_client *c, prpc__pending *p, prpc_encoder *enc)
 {
     prpc_status st = PRPC_OK;
     p->keep = c->reconnect && (p->method->flags & PRPC_METHOD_IDEMPOTENT) != 0;
@@ -430,6 +476,7 @@ static prpc_status begin(prpc_client *c, prpc__pending *p)
     if (st == PRPC_OK) {
         c->users++;
         c->stats.calls++;
+        take_encoder_locked(c, enc);
         if (p->is_async) {
             c->nasync++;
             rx_kick_locked(c); /* the background receiver may be needed now */
@@ -464,36 +511,34 @@ static prpc_status send_notify(prpc_client *c, uint64_t gen, const char *wire_na
     return st;
 }
 
-/* Encodes the request of p (registered by begin) and sends it; on a
+/* Encodes the request of p (registered by begin) into enc and sends it; on a
  * reconnecting client first decides under the lock whether to send now
  * (see the top of the file). Returns PRPC_OK when the request went out,
  * when it waits for the next connection, or when p completed meanwhile;
  * any other status means it was not sent and p, if still in the table, is
  * the caller's to fail. An asynchronous p may belong to whoever completes
  * it once this returns. */
-static prpc_status send_request(prpc_client *c, prpc__pending *p, prpc_encode_fn encode,
-                                const void *args)
+static prpc_status send_request(prpc_client *c, prpc__pending *p, prpc_encoder *enc,
+                                prpc_encode_fn encode, const void *args)
 {
     const prpc_method_desc *m = p->method;
     uint32_t msgid = p->msgid;
     bool keep = p->keep;
-    prpc_encoder enc;
-    prpc_enc_init(&enc, c->limits.max_message_size);
-    prpc_enc_request(&enc, msgid, m->wire_name, strlen(m->wire_name), m->nparams);
+    prpc_enc_request(enc, msgid, m->wire_name, strlen(m->wire_name), m->nparams);
     if (encode != NULL)
-        encode(&enc, args);
+        encode(enc, args);
     else if (m->nparams != 0)
-        prpc_enc_fail(&enc, PRPC_ERR_INVALID_ARG);
-    prpc_status st = prpc_enc_status(&enc);
+        prpc_enc_fail(enc, PRPC_ERR_INVALID_ARG);
+    prpc_status st = prpc_enc_status(enc);
     uint64_t gen = 0;
     if (st == PRPC_OK && c->reconnect) {
         uint8_t *copy = NULL;
         if (keep) {
-            copy = prpc_alloc(enc.len);
+            copy = prpc_alloc(enc->len);
             if (copy == NULL)
                 st = PRPC_ERR_NO_MEMORY;
             else
-                memcpy(copy, enc.data, enc.len);
+                memcpy(copy, enc->data, enc->len);
         }
         bool send_now = false;
         if (st == PRPC_OK) {
@@ -503,7 +548,7 @@ static prpc_status send_request(prpc_client *c, prpc__pending *p, prpc_encode_fn
             if (prpc__pending_find(&c->table, msgid) == p) {
                 if (keep) {
                     p->req = copy;
-                    p->req_len = enc.len;
+                    p->req_len = enc->len;
                     copy = NULL;
                 }
                 if (!c->down) {
@@ -518,14 +563,11 @@ static prpc_status send_request(prpc_client *c, prpc__pending *p, prpc_encode_fn
             prpc__mutex_unlock(&c->mu);
         }
         prpc_free(copy);
-        if (!send_now) {
-            prpc_enc_free(&enc);
+        if (!send_now)
             return st;
-        }
     }
     if (st == PRPC_OK)
-        st = c->ops->send(c->link, gen, enc.data, enc.len);
-    prpc_enc_free(&enc);
+        st = c->ops->send(c->link, gen, enc->data, enc->len);
     if (st != PRPC_OK && c->reconnect && (st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE)) {
         /* The connection is going or gone. A kept call stays pending: the
          * lost connection is being or will be reported, and the next one
@@ -568,38 +610,37 @@ prpc_status prpc_client_notify(prpc_client *client, const prpc_method_desc *meth
     return st;
 }
 
-/* Keeps a synchronous call's reply buffer for the next reply (the larger
- * of it and the one kept, up to SPARE_REPLY_MAX), or frees it. */
-static void give_back_reply(prpc_client *c, prpc__pending *p)
+/* Under c->mu: keeps a synchronous call's reply buffer for the next reply
+ * (the larger of it and the one kept, up to SPARE_REPLY_MAX); returns what
+ * is to be freed, after the lock, by the caller. */
+static uint8_t *give_back_reply_locked(prpc_client *c, prpc__pending *p)
 {
-    if (p->reply == NULL)
-        return;
     uint8_t *drop = p->reply;
-    prpc__mutex_lock(&c->mu);
-    if (p->reply_cap <= SPARE_REPLY_MAX && p->reply_cap > c->spare_cap && !c->closed) {
+    if (drop != NULL && p->reply_cap <= SPARE_REPLY_MAX && p->reply_cap > c->spare_cap &&
+        !c->closed) {
         drop = c->spare;
         c->spare = p->reply;
         c->spare_cap = p->reply_cap;
     }
-    prpc__mutex_unlock(&c->mu);
-    prpc_free(drop);
     p->reply = NULL;
+    return drop;
 }
 
-/* Turns a synchronous call's completed entry into its result. */
-static prpc_status finish_sync(prpc_client *c, prpc__pending *p, prpc_decode_fn decode, void *result,
-                               prpc_arena *arena)
+/* Decodes a synchronous call's reply (its error and result, pointing into
+ * the message) into the result the caller wants; sets the thread's last
+ * error when it fails. */
+static prpc_status settle_reply(const prpc__pending *p, prpc_any error, prpc_any reply)
 {
-    prpc_status st = p->status;
-    if (st != PRPC_OK) {
-        set_last_error(st, prpc_strerror(st));
-    } else if (!is_nil(p->error)) {
+    prpc_status st = PRPC_OK;
+    prpc_decode_fn decode = p->decode;
+    prpc_arena *arena = p->arena;
+    if (!is_nil(error)) {
         /* The error object is decoded into a scratch arena and copied into
          * the thread's last error, so the caller's arena only ever holds
          * results. */
         prpc_arena *scratch = prpc_arena_create(0);
         prpc_remote_error err;
-        st = scratch ? prpc_remote_error_decode(p->error, scratch, &err) : PRPC_ERR_NO_MEMORY;
+        st = scratch ? prpc_remote_error_decode(error, scratch, &err) : PRPC_ERR_NO_MEMORY;
         if (st == PRPC_OK) {
             st = prpc_remote_error_status(&err);
             set_last_error(err.code, err.message);
@@ -609,9 +650,9 @@ static prpc_status finish_sync(prpc_client *c, prpc__pending *p, prpc_decode_fn 
         prpc_arena_destroy(scratch);
     } else if (decode != NULL) {
         prpc_decoder dec;
-        prpc_dec_init(&dec, p->result.data, p->result.len, arena);
+        prpc_dec_init(&dec, reply.data, reply.len, arena);
         dec.type_err = PRPC_ERR_INCOMPATIBLE;
-        decode(&dec, result);
+        decode(&dec, p->decode_out);
         st = prpc_dec_status(&dec);
         if (st == PRPC_OK && prpc_dec_remaining(&dec) != 0)
             st = PRPC_ERR_INCOMPATIBLE;
@@ -620,7 +661,19 @@ static prpc_status finish_sync(prpc_client *c, prpc__pending *p, prpc_decode_fn 
         else if (st != PRPC_OK)
             set_last_error(st, arena == NULL ? "the result needs an arena" : prpc_strerror(st));
     }
-    give_back_reply(c, p);
+    return st;
+}
+
+/* Turns a synchronous call's completed entry into its result. */
+static prpc_status finish_sync(const prpc__pending *p)
+{
+    prpc_status st = p->status;
+    if (p->settled)
+        return st; /* decoded at delivery, last error included */
+    if (st != PRPC_OK)
+        set_last_error(st, prpc_strerror(st));
+    else
+        st = settle_reply(p, p->error, p->result);
     return st;
 }
 
@@ -648,8 +701,13 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     memset(&p, 0, sizeof p);
     p.cond = &cond;
     p.method = method;
+    p.decode = decode;
+    p.decode_out = result;
+    p.arena = arena;
     p.deadline_ms = resolve_deadline(client, method, opts);
-    prpc_status st = begin(client, &p);
+    prpc_encoder enc;
+    prpc_enc_init(&enc, client->limits.max_message_size);
+    prpc_status st = begin(client, &p, &enc);
     if (st != PRPC_OK) {
         prpc__cond_destroy(&cond);
         set_last_error(st, prpc_strerror(st));
@@ -658,9 +716,10 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     if (opts != NULL && opts->id_out != NULL)
         *opts->id_out = p.id;
 
-    st = send_request(client, &p, encode, args);
+    st = send_request(client, &p, &enc, encode, args);
 
     prpc__mutex_lock(&client->mu);
+    uint8_t *drop = keep_encoder_locked(client, &enc);
     if (st != PRPC_OK && !p.done) {
         table_remove(client, p.msgid);
         p.done = true;
@@ -679,7 +738,14 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
             uint64_t until = p.deadline_ms <= now                   ? now
                              : p.deadline_ms - now > LEAD_SLICE_MS ? now + LEAD_SLICE_MS
                                                                    : p.deadline_ms;
+            if (drop != NULL) {
+                prpc_free(drop); /* outside the lock, before waiting */
+                drop = NULL;
+            }
+            const prpc__pending *outer = tl_leading;
+            tl_leading = &p;
             prpc_status rs = client->ops->recv_one(client->link, until);
+            tl_leading = outer;
             prpc__mutex_lock(&client->mu);
             client->rx_busy = false;
             if (p.done)
@@ -730,15 +796,28 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     }
     client->last_sync_ms = prpc__now_ms();
     rx_kick_locked(client);
+    /* The client may be destroyed once the last user leaves, so the reply
+     * buffer goes back before end_use. Usually (the reply was decoded at
+     * delivery, or there is none) this is the call's last critical
+     * section. */
+    bool left = !timed_out && p.reply == NULL;
+    if (left)
+        end_use(client);
     prpc__mutex_unlock(&client->mu);
+    prpc_free(drop);
     if (timed_out)
         notify_timeout(client, p.msgid);
-    prpc__mutex_lock(&client->mu);
-    end_use(client);
-    prpc__mutex_unlock(&client->mu);
     prpc__cond_destroy(&cond);
     prpc_free(p.req);
-    return finish_sync(client, &p, decode, result, arena);
+    st = finish_sync(&p);
+    if (!left) {
+        prpc__mutex_lock(&client->mu);
+        drop = give_back_reply_locked(client, &p);
+        end_use(client);
+        prpc__mutex_unlock(&client->mu);
+        prpc_free(drop);
+    }
+    return st;
 }
 
 /* ------------------------------------------------------ the timer thread */
@@ -809,7 +888,9 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
     p->user_fn = user_fn;
     p->user = user;
     p->deadline_ms = resolve_deadline(client, method, opts);
-    prpc_status st = begin(client, p);
+    prpc_encoder enc;
+    prpc_enc_init(&enc, client->limits.max_message_size);
+    prpc_status st = begin(client, p, &enc);
     if (st != PRPC_OK) {
         prpc_free(p);
         return st;
@@ -823,9 +904,10 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
         *opts->id_out = id;
 
     /* Once sent, p belongs to whoever completes it: do not touch it. */
-    st = send_request(client, p, encode, args);
+    st = send_request(client, p, &enc, encode, args);
 
     prpc__mutex_lock(&client->mu);
+    uint8_t *drop = keep_encoder_locked(client, &enc);
     if (st != PRPC_OK) {
         prpc__pending *mine = table_remove(client, msgid);
         if (mine != NULL) {
@@ -848,6 +930,7 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
     }
     end_use(client);
     prpc__mutex_unlock(&client->mu);
+    prpc_free(drop);
     return st;
 }
 
@@ -1048,6 +1131,18 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
         prpc__mutex_unlock(&client->mu);
         return;
     }
+    if (!p->is_async && p == tl_leading) {
+        /* The caller's own reply, read in its thread: decode it from the
+         * transport's buffer into the caller's arena, with no copy of the
+         * whole message. Out of the table, p is only the caller's: nobody
+         * else completes it or waits for it, and this thread is the
+         * caller, so it ends without the lock or a signal. */
+        prpc__mutex_unlock(&client->mu);
+        p->status = settle_reply(p, msg.error, msg.result);
+        p->settled = true;
+        p->done = true;
+        return;
+    }
     if (!p->is_async) {
         prpc_status result = PRPC_OK;
         if (client->spare != NULL && client->spare_cap >= len) {
@@ -1212,6 +1307,7 @@ void prpc_client_destroy(prpc_client *client)
 
     prpc__pending_free(&client->table);
     prpc_free(client->spare);
+    prpc_free(client->enc_spare);
     prpc_free(client->handlers);
     prpc__cond_destroy(&client->rx_cond);
     prpc__cond_destroy(&client->timer_cond);

@@ -38,6 +38,14 @@ typedef struct prpc__pending {
     size_t reply_cap;              /* its allocated size (>= the message) */
     prpc_any error;                /* into reply; len 0 = none */
     prpc_any result;               /* into reply */
+    /* What the caller wants the result decoded with. When the caller reads
+     * its own reply (leader receive), delivery decodes it straight from the
+     * transport's buffer into the caller's arena instead of copying the
+     * message; settled then says status is final, last error included. */
+    prpc_decode_fn decode;
+    void *decode_out;
+    prpc_arena *arena;
+    bool settled;
     /* Asynchronous calls. */
     prpc_async_fn done_fn;
     prpc_fn user_fn;
