@@ -28,8 +28,9 @@ typedef struct prpc__pending {
     uint64_t gen;
     uint8_t *req;
     size_t req_len;
-    /* Synchronous calls: the waiter sleeps on cond until done. The reply is
-     * copied because the transport's buffer dies when delivery returns. */
+    /* Synchronous calls: the waiter sleeps on cond until done. A reply
+     * another thread delivers is copied, because the transport's buffer
+     * dies when delivery returns (see settled below for the caller's own). */
     prpc__cond *cond;
     struct prpc__pending *wait_next; /* the client's list of sync callers asleep */
     bool done;
