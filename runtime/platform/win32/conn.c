@@ -228,6 +228,28 @@ static DWORD wait_ms(uint64_t deadline_ms)
     return left >= 0x7FFFFFFFu ? 0x7FFFFFFFu : (DWORD)left;
 }
 
+/* Waits for an overlapped socket write that the peer may never take (it
+ * stopped reading and reset the connection). Every WRITE_PROBE_MS without
+ * completion the socket is polled: an error there means the connection is
+ * gone, and the write is cancelled instead of waited for. Real Winsock
+ * completes such a write with the error by itself; Wine can leave it
+ * pending after the reset until the socket is polled again. Returns true
+ * when the connection is dead and the write still pending; false when the
+ * write finished or the deadline came. */
+#define WRITE_PROBE_MS 250u
+static bool wait_socket_write(HANDLE ev, SOCKET s, uint64_t deadline_ms)
+{
+    for (;;) {
+        DWORD left = wait_ms(deadline_ms);
+        DWORD slice = left < WRITE_PROBE_MS ? left : WRITE_PROBE_MS;
+        if (WaitForSingleObject(ev, slice) != WAIT_TIMEOUT || slice == left)
+            return false;
+        WSAPOLLFD pf = {.fd = s, .events = POLLWRNORM, .revents = 0};
+        if (WSAPoll(&pf, 1, 0) == 1 && (pf.revents & POLLERR) != 0)
+            return WaitForSingleObject(ev, 0) == WAIT_TIMEOUT;
+    }
+}
+
 /* One overlapped operation waited for in the caller's thread. The event's
  * low bit keeps the completion away from the port even when the handle is
  * associated with one. Issued under the lock so that close() either comes
@@ -268,7 +290,12 @@ static prpc_status sync_overlapped(prpc__pconn *c, bool write, void *buf, DWORD 
     prpc__mutex_unlock(&c->lock);
     prpc_status st = PRPC_OK;
     if (ok || err == ERROR_IO_PENDING || err == ERROR_MORE_DATA) {
-        if (WaitForSingleObject(ev, wait_ms(deadline_ms)) == WAIT_TIMEOUT) {
+        bool dead = false;
+        if (write && c->kind == WK_SOCK)
+            dead = wait_socket_write(ev, (SOCKET)h, deadline_ms);
+        if (dead) {
+            CancelIoEx(h, &ov);
+        } else if (WaitForSingleObject(ev, wait_ms(deadline_ms)) == WAIT_TIMEOUT) {
             CancelIoEx(h, &ov);
             st = PRPC_ERR_TIMEOUT;
         }
@@ -276,6 +303,8 @@ static prpc_status sync_overlapped(prpc__pconn *c, bool write, void *buf, DWORD 
          * as it was cancelled, and then its bytes count. */
         ok = GetOverlappedResult(h, &ov, n, TRUE);
         err = ok ? 0 : GetLastError();
+        if (dead && ok && *n < len)
+            err = WSAECONNRESET; /* cut short by the reset */
         if (st == PRPC_ERR_TIMEOUT && (ok || err == ERROR_MORE_DATA))
             st = PRPC_OK;
         if (st == PRPC_ERR_TIMEOUT)
