@@ -58,6 +58,9 @@ typedef void (*prpc_disconnect_fn)(void *user, prpc_conn *conn);
 
 /* A timeout option value meaning "never". */
 #define PRPC_SERVER_NO_TIMEOUT UINT32_MAX
+/* The most I/O pool threads a server takes (prpc_server_options.threads;
+ * more is an invalid argument at prpc_server_create). */
+#define PRPC_SERVER_MAX_THREADS 256u
 
 #define PRPC_DEFAULT_MAX_INFLIGHT 64u
 #define PRPC_DEFAULT_MAX_CONNECTIONS 1024u
@@ -80,7 +83,11 @@ typedef struct prpc_server_options {
     void *log_user;
     prpc_log_level log_level;
     /* Serving over transports (prpc_server_listen, start, run, stop). */
-    uint32_t threads;                 /* I/O pool threads; 0 = one per processor */
+    uint32_t threads;                 /* I/O pool threads, at most
+                                         PRPC_SERVER_MAX_THREADS; 0 = two per
+                                         processor on Linux (a thread may wait
+                                         on one busy connection), one per
+                                         processor on Windows */
     uint32_t handshake_timeout_ms;    /* a connection's first whole message is due
                                          within this; 0 = 10000;
                                          PRPC_SERVER_NO_TIMEOUT = none */

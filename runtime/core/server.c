@@ -34,6 +34,8 @@ prpc_status prpc_server_create(const prpc_server_options *opts, prpc_server **ou
     if (out == NULL)
         return PRPC_ERR_INVALID_ARG;
     *out = NULL;
+    if (opts != NULL && opts->threads > PRPC_SERVER_MAX_THREADS)
+        return PRPC_ERR_INVALID_ARG;
     prpc_server *s = prpc_alloc(sizeof *s);
     if (s == NULL)
         return PRPC_ERR_NO_MEMORY;

@@ -172,7 +172,10 @@ void prpc__self_peer(prpc__peer *out);
 
 typedef struct prpc__iopool prpc__iopool;
 
-/* Starts a pool of nthreads threads (0 = one per processor). */
+/* Starts a pool of nthreads threads, at most PRPC__POOL_MAX_THREADS (0 =
+ * the platform's default: two per processor on POSIX, where a thread may
+ * park on one connection, and one per processor on Windows). */
+#define PRPC__POOL_MAX_THREADS 256u
 prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out);
 /* Tells the threads to finish; never blocks. Objects still attached must be
  * closed by their owners. */

@@ -427,16 +427,45 @@ static void *sleeper_main(void *arg)
     return NULL;
 }
 
-/* A slow handler holds only its own connection: another connection's calls
- * go on meanwhile. */
-static void test_slow_handler_blocks_no_one_else(void **state)
+/* Keeps calling on its own connection until told to stop: a connection a
+ * pool thread parks on (its next message comes at once). */
+typedef struct hammer {
+    prpc_client *client;
+    atomic_bool stop;
+    atomic_long calls;
+    prpc_status st;
+} hammer;
+
+static void *hammer_main(void *arg)
 {
-    (void)state;
-    const char *const opts[] = {"--threads", "2", NULL};
+    hammer *h = arg;
+    int64_t sum;
+    while (!atomic_load(&h->stop) && h->st == PRPC_OK) {
+        h->st = rt_add(h->client, 1, 1, &sum);
+        atomic_fetch_add(&h->calls, 1);
+    }
+    return NULL;
+}
+
+/* A slow handler holds only its own connection: another connection's calls
+ * go on meanwhile, also while the pool's other threads are parked on busy
+ * connections (nhammers clients calling without pause). */
+static void slow_handler_case(const char *threads, int nhammers)
+{
+    const char *const opts[] = {"--threads", threads, NULL};
     char ep[512];
     start_server(opts, "slow", ep, sizeof ep);
     prpc_client *slow_c = connect_ok(ep, 0);
     prpc_client *fast_c = connect_ok(ep, 0);
+    hammer hs[4];
+    pthread_t ht[4];
+    for (int i = 0; i < nhammers; i++) {
+        hs[i].client = connect_ok(ep, 0);
+        atomic_init(&hs[i].stop, false);
+        atomic_init(&hs[i].calls, 0);
+        hs[i].st = PRPC_OK;
+        pthread_create(&ht[i], NULL, hammer_main, &hs[i]);
+    }
     sleeper slow = {slow_c, 1500, 0, 0};
     pthread_t t;
     pthread_create(&t, NULL, sleeper_main, &slow);
@@ -446,12 +475,75 @@ static void test_slow_handler_blocks_no_one_else(void **state)
     for (int i = 0; i < 20; i++)
         assert_int_equal(rt_add(fast_c, i, 1, &sum), PRPC_OK);
     uint64_t took = prpc__now_ms() - t0;
+    long before[4];
+    for (int i = 0; i < nhammers; i++)
+        before[i] = atomic_load(&hs[i].calls);
     pthread_join(t, NULL);
     assert_int_equal(slow.st, PRPC_OK);
+    for (int i = 0; i < nhammers; i++) {
+        atomic_store(&hs[i].stop, true);
+        pthread_join(ht[i], NULL);
+        assert_int_equal(hs[i].st, PRPC_OK);
+        /* Each busy connection went on calling during the slow call too. */
+        assert_true(atomic_load(&hs[i].calls) > before[i]);
+        prpc_client_destroy(hs[i].client);
+    }
     assert_true(took < 1000); /* not queued behind the 1.5 s handler */
     prpc_client_destroy(slow_c);
     prpc_client_destroy(fast_c);
     stop_server();
+}
+
+static void test_slow_handler_blocks_no_one_else(void **state)
+{
+    (void)state;
+    slow_handler_case("2", 0);
+    slow_handler_case("2", 2);
+    slow_handler_case("4", 3);
+}
+
+/* The pool's thread count at PRPC_SERVER_MAX_THREADS and one past it. */
+static unsigned process_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    assert_non_null(f);
+    char line[256];
+    unsigned n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "Threads: %u", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static void test_limit_pool_threads(void **state)
+{
+    (void)state;
+    prpc_server_options so;
+    memset(&so, 0, sizeof so);
+    prpc_server *server = NULL;
+    so.threads = PRPC_SERVER_MAX_THREADS + 1;
+    assert_int_equal(prpc_server_create(&so, &server), PRPC_ERR_INVALID_ARG);
+    assert_null(server);
+    so.threads = PRPC_SERVER_MAX_THREADS;
+    assert_int_equal(prpc_server_create(&so, &server), PRPC_OK);
+    assert_int_equal(rt_register(server), PRPC_OK);
+    char ep[256];
+    rt_endpoint(ep, sizeof ep, "pipe:", "maxthreads");
+    unsigned before = process_threads();
+    assert_int_equal(prpc_server_listen(server, ep), PRPC_OK);
+    assert_int_equal(prpc_server_start(server), PRPC_OK);
+    assert_true(process_threads() >= before + PRPC_SERVER_MAX_THREADS);
+    prpc_client *c = connect_ok(ep, 0);
+    int64_t sum = 0;
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(rt_add(c, i, 1, &sum), PRPC_OK);
+        assert_int_equal(sum, i + 1);
+    }
+    prpc_client_destroy(c);
+    assert_int_equal(prpc_server_stop(server, 1000), PRPC_OK);
+    prpc_server_destroy(server);
+    assert_int_equal(process_threads(), before);
 }
 
 /* Calls once the drain has begun (stop starts 50 ms in and drains 600). */
@@ -963,6 +1055,7 @@ int main(void)
         cmocka_unit_test_teardown(test_limit_connections, teardown),
         cmocka_unit_test_teardown(test_limit_handshake_and_half_message, teardown),
         cmocka_unit_test_teardown(test_limit_idle, teardown),
+        cmocka_unit_test_teardown(test_limit_pool_threads, teardown),
         cmocka_unit_test_teardown(test_fault_keepalive_detects_stopped_server, teardown),
         cmocka_unit_test_teardown(test_slow_handler_blocks_no_one_else, teardown),
         cmocka_unit_test_teardown(test_fault_stop_with_calls_in_flight, teardown),

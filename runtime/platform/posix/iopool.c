@@ -43,9 +43,12 @@ struct prpc__iopool {
     unsigned nthreads;
     prpc__thread *threads;
     atomic_bool closing;
-    atomic_uint parked;  /* threads waiting on one connection (prpc__pool_park) */
-    unsigned park_limit; /* at most this many: all threads but one (set before they start) */
-    atomic_uint active;  /* threads running callbacks (neither in epoll_wait nor parked) */
+    /* Where the threads are: the low 16 bits count those running callbacks
+     * (neither in epoll_wait nor parked), the high 16 bits those parked on
+     * one connection (prpc__pool_park). One word, so that a park sees both
+     * at once. */
+    atomic_uint where;
+    unsigned park_limit; /* all threads but one (set before they start) */
 
     prpc__mutex lock; /* tasks, timers */
     prpc__cond timer_done;
@@ -218,28 +221,39 @@ static struct pobj *lookup(prpc__iopool *pool, uint64_t key, bool *wside)
     return o;
 }
 
-/* Parking lets at most all threads but one wait on a connection of their
- * own, so that one is always left in epoll_wait for everything else, and
- * only while no other thread is busy: under load, a thread that waits for
- * one connection would leave the others to fewer threads. */
+#define WHERE_ACTIVE 1u
+#define WHERE_PARKED 0x10000u
+
+/* A thread may park on its connection only while another thread is left
+ * in epoll_wait for everything else once it has parked: some thread is
+ * neither running a callback nor parked. A parked thread sleeps in the
+ * kernel like a thread of a blocking server, so with more threads than
+ * processors the busiest connections each keep a thread of their own, and
+ * the thread in epoll_wait serves the rest. When no thread would be left,
+ * the park is refused and the connection goes back to epoll; a parked
+ * thread comes back after PARK_MS at most (conn.c), so an event that
+ * arrives while every thread is parked or busy waits at most that long
+ * for a thread. */
 bool prpc__pool_park(prpc__iopool *pool)
 {
-    if (atomic_load_explicit(&pool->active, memory_order_relaxed) > 1 ||
-        atomic_load_explicit(&pool->closing, memory_order_relaxed))
+    if (atomic_load_explicit(&pool->closing, memory_order_relaxed))
         return false;
-    unsigned n = atomic_load_explicit(&pool->parked, memory_order_relaxed);
+    unsigned w = atomic_load_explicit(&pool->where, memory_order_relaxed);
     do {
-        if (n >= pool->park_limit)
+        unsigned active = w & 0xffffu, parked = w >> 16;
+        /* The caller is one of the active threads. */
+        if (active + parked > pool->park_limit)
             return false;
-    } while (!atomic_compare_exchange_weak(&pool->parked, &n, n + 1));
-    atomic_fetch_sub_explicit(&pool->active, 1, memory_order_relaxed);
+    } while (!atomic_compare_exchange_weak_explicit(&pool->where, &w,
+                                                    w - WHERE_ACTIVE + WHERE_PARKED,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed));
     return true;
 }
 
 void prpc__pool_unpark(prpc__iopool *pool)
 {
-    atomic_fetch_add_explicit(&pool->active, 1, memory_order_relaxed);
-    atomic_fetch_sub(&pool->parked, 1);
+    atomic_fetch_add_explicit(&pool->where, WHERE_ACTIVE - WHERE_PARKED, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------- tasks */
@@ -403,12 +417,12 @@ static void pool_main(void *arg)
 {
     prpc__iopool *pool = arg;
     tls_pool = pool;
-    atomic_fetch_add_explicit(&pool->active, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool->where, WHERE_ACTIVE, memory_order_relaxed);
     for (;;) {
         struct epoll_event ev;
-        atomic_fetch_sub_explicit(&pool->active, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&pool->where, WHERE_ACTIVE, memory_order_relaxed);
         int n = epoll_wait(pool->epfd, &ev, 1, -1);
-        atomic_fetch_add_explicit(&pool->active, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pool->where, WHERE_ACTIVE, memory_order_relaxed);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -439,15 +453,23 @@ static void pool_main(void *arg)
         else
             prpc__plistener_on_event((prpc__plistener *)o);
     }
-    atomic_fetch_sub_explicit(&pool->active, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&pool->where, WHERE_ACTIVE, memory_order_relaxed);
     tls_pool = NULL;
 }
 
 prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out)
 {
     *out = NULL;
-    if (nthreads == 0)
-        nthreads = prpc__cpu_count();
+    /* Two per processor by default: one to run callbacks, and one that
+     * can sleep parked on a busy connection (prpc__pool_park) without
+     * taking a processor from the others. */
+    if (nthreads == 0) {
+        nthreads = 2 * prpc__cpu_count();
+        if (nthreads > PRPC__POOL_MAX_THREADS)
+            nthreads = PRPC__POOL_MAX_THREADS;
+    }
+    if (nthreads > PRPC__POOL_MAX_THREADS)
+        return PRPC_ERR_INVALID_ARG;
     prpc__iopool *pool = prpc_alloc(sizeof *pool);
     if (pool == NULL)
         return PRPC_ERR_NO_MEMORY;
@@ -456,8 +478,7 @@ prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out)
     pool->free_head = UINT32_MAX;
     pool->tfd_deadline = UINT64_MAX;
     atomic_init(&pool->closing, false);
-    atomic_init(&pool->parked, 0);
-    atomic_init(&pool->active, 0);
+    atomic_init(&pool->where, 0);
     prpc__mutex_init(&pool->lock);
     prpc__mutex_init(&pool->reg_lock);
     prpc__cond_init(&pool->timer_done);

@@ -226,8 +226,13 @@ static void pool_main(void *arg)
 prpc_status prpc__iopool_create(unsigned nthreads, prpc__iopool **out)
 {
     *out = NULL;
-    if (nthreads == 0)
+    if (nthreads == 0) {
         nthreads = prpc__cpu_count();
+        if (nthreads > PRPC__POOL_MAX_THREADS)
+            nthreads = PRPC__POOL_MAX_THREADS;
+    }
+    if (nthreads > PRPC__POOL_MAX_THREADS)
+        return PRPC_ERR_INVALID_ARG;
     prpc__iopool *pool = prpc_alloc(sizeof *pool);
     if (pool == NULL)
         return PRPC_ERR_NO_MEMORY;
