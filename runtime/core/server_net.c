@@ -23,6 +23,9 @@
 #include "piperpc/alloc.h"
 #include "piperpc/server.h"
 #include "platform/platform.h"
+
+/* prpc_server_create checks the public bound; the pool has the same one. */
+_Static_assert(PRPC_SERVER_MAX_THREADS == PRPC__POOL_MAX_THREADS, "one thread bound");
 #include "transport/transport.h"
 
 #define DEFAULT_HANDSHAKE_MS 10000u
