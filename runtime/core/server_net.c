@@ -23,10 +23,10 @@
 #include "piperpc/alloc.h"
 #include "piperpc/server.h"
 #include "platform/platform.h"
+#include "transport/transport.h"
 
 /* prpc_server_create checks the public bound; the pool has the same one. */
 _Static_assert(PRPC_SERVER_MAX_THREADS == PRPC__POOL_MAX_THREADS, "one thread bound");
-#include "transport/transport.h"
 
 #define DEFAULT_HANDSHAKE_MS 10000u
 #define DEFAULT_IDLE_MS 600000u
