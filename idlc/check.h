@@ -1,0 +1,74 @@
+/* The checker's shared state, private to the checker. idlc_check
+ * (check_resolve.c) runs its passes in order: each declaration's names,
+ * values and attributes (check_resolve.c), the rules that need everything
+ * resolved (check_validate.c), the C-name clash check (check_cnames.c),
+ * then signatures (check_signature.c) and the C definition order
+ * (check_order.c). */
+#ifndef IDLC_CHECK_H
+#define IDLC_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "table.h"
+#include "text.h"
+
+/* Limits, documented in docs/idl.md. */
+#define MAX_ARRAY_SIZE 65536u          /* elements of a fixed array */
+#define MAX_SEQUENCE_BOUND 0xffffffffu /* a bounded sequence's bound */
+#define MAX_TYPE_DEPTH 32              /* type constructors nested in one type */
+#define MAX_VALUE_DEPTH 100            /* structs/unions nested by value, typedef chains */
+#define MAX_CONST_DEPTH 100            /* constants defined through constants */
+
+typedef enum construct {
+    C_CONST, C_TYPEDEF, C_ENUM, C_STRUCT, C_UNION, C_INTERFACE,
+    C_METHOD, C_ONEWAY, C_EVENT, C_FIELD, C_ENUMERATOR, C_CASE
+} construct;
+
+extern const char *const construct_names[];
+extern const construct decl_construct[];
+
+typedef struct checker {
+    idlc_ctx *ctx;
+    idlc_table const_state;   /* decl -> 1 evaluating, 2 done */
+    idlc_table value_state;   /* decl -> 1 on the path, 2 done (containment) */
+    idlc_table value_height;  /* decl -> height + 1 */
+    idlc_table typedef_state; /* decl -> 1 on the path, 2 done */
+    bool too_deep_reported;
+    idlc_file *cur_file;      /* the file whose declaration is being checked */
+    idlc_table reach_cache;   /* "from>to" file pair -> 1 reachable, 2 not */
+    idlc_table clashed;       /* IDL names with a reported C-name clash */
+    /* the path of the containment search, for the notes of a cycle */
+    struct vframe {
+        idlc_decl *decl;
+        const char *via_name;
+        idlc_loc via_loc;
+    } path[MAX_VALUE_DEPTH + 2];
+    int path_len;
+} checker;
+
+#define STATE(v) ((void *)(uintptr_t)(v))
+#define GET_STATE(t, k) ((uintptr_t)idlc__table_get((t), (k)))
+
+void put_state(checker *ck, idlc_table *t, const void *key, uintptr_t v);
+const char *decl_kind_name(idlc_decl_kind k);
+
+/* check_validate.c */
+void validate_type(checker *ck, const idlc_type *t, int depth);
+void validate_union(checker *ck, idlc_decl *d);
+void validate_error_enum(checker *ck, idlc_table *done, const idlc_method *m);
+bool typedef_visit(checker *ck, idlc_decl *d, int depth);
+int value_visit(checker *ck, idlc_decl *d, int depth);
+
+/* check_cnames.c */
+void check_cnames(checker *ck);
+
+/* check_signature.c */
+void method_sig(checker *ck, idlc_method *m);
+void interface_sig(checker *ck, idlc_decl *d);
+
+/* check_order.c */
+void order_file(checker *ck, idlc_file *f);
+
+#endif /* IDLC_CHECK_H */
