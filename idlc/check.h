@@ -21,13 +21,17 @@
 #define MAX_VALUE_DEPTH 100            /* structs/unions nested by value, typedef chains */
 #define MAX_CONST_DEPTH 100            /* constants defined through constants */
 
+/* What an attribute or a name belongs to, for the rules and messages that
+ * differ between them. */
 typedef enum construct {
     C_CONST, C_TYPEDEF, C_ENUM, C_STRUCT, C_UNION, C_INTERFACE,
     C_METHOD, C_ONEWAY, C_EVENT, C_FIELD, C_ENUMERATOR, C_CASE
 } construct;
 
-extern const char *const construct_names[];
-extern const construct decl_construct[];
+/* "a constant", "a method"...: the construct as a message names it. */
+extern const char *const idlc__construct_names[];
+/* The construct of each idlc_decl_kind, in enum order. */
+extern const construct idlc__decl_construct[];
 
 typedef struct checker {
     idlc_ctx *ctx;
@@ -51,24 +55,32 @@ typedef struct checker {
 #define STATE(v) ((void *)(uintptr_t)(v))
 #define GET_STATE(t, k) ((uintptr_t)idlc__table_get((t), (k)))
 
-void put_state(checker *ck, idlc_table *t, const void *key, uintptr_t v);
-const char *decl_kind_name(idlc_decl_kind k);
+/* Sets the state of `key` in one of the checker's tables (out of memory
+ * marks the context). */
+void idlc__check_set_state(checker *ck, idlc_table *t, const void *key, uintptr_t v);
+/* "struct", "enum"...: the kind as a message names it. */
+const char *idlc__decl_kind_name(idlc_decl_kind k);
 
-/* check_validate.c */
-void validate_type(checker *ck, const idlc_type *t, int depth);
-void validate_union(checker *ck, idlc_decl *d);
-void validate_error_enum(checker *ck, idlc_table *done, const idlc_method *m);
-bool typedef_visit(checker *ck, idlc_decl *d, int depth);
-int value_visit(checker *ck, idlc_decl *d, int depth);
+/* check_validate.c: the rules that need every name resolved. */
+void idlc__validate_type(checker *ck, const idlc_type *t, int depth);
+void idlc__validate_union(checker *ck, idlc_decl *d);
+/* `done` holds the enums checked already, so each is reported once. */
+void idlc__validate_error_enum(checker *ck, idlc_table *done, const idlc_method *m);
+/* Reports a typedef that refers to itself, or a chain past the limit;
+ * false then, with the chain cut so later walks end. */
+bool idlc__typedef_chain(checker *ck, idlc_decl *d, int depth);
+/* How many structs and unions a struct or union nests by value (itself
+ * included); reports one that contains itself. */
+int idlc__value_height(checker *ck, idlc_decl *d, int depth);
 
-/* check_cnames.c */
-void check_cnames(checker *ck);
+/* check_cnames.c: reports IDL names that become one C name. */
+void idlc__check_cnames(checker *ck);
 
-/* check_signature.c */
-void method_sig(checker *ck, idlc_method *m);
-void interface_sig(checker *ck, idlc_decl *d);
+/* check_signature.c: fills m->signature and the interface's signature. */
+void idlc__method_signature(checker *ck, idlc_method *m);
+void idlc__interface_signature(checker *ck, idlc_decl *d);
 
-/* check_order.c */
-void order_file(checker *ck, idlc_file *f);
+/* check_order.c: fills f->decl_order. */
+void idlc__order_decls(checker *ck, idlc_file *f);
 
 #endif /* IDLC_CHECK_H */

@@ -76,13 +76,13 @@ static void add_derived(checker *ck, idlc_table *t, const char *base_c, const ch
     }
 }
 
-void check_cnames(checker *ck)
+void idlc__check_cnames(checker *ck)
 {
     idlc_table t;
     idlc__table_init(&t, false);
     for (idlc_file *f = ck->ctx->files; f; f = f->next) {
         for (idlc_decl *d = f->decls; d; d = d->next) {
-            add_cname(ck, &t, d->c_name, idlc_sprintf(ck->ctx, "%s '%s'", decl_kind_name(d->kind), d->qualified_name),
+            add_cname(ck, &t, d->c_name, idlc_sprintf(ck->ctx, "%s '%s'", idlc__decl_kind_name(d->kind), d->qualified_name),
                       d->qualified_name, &d->loc);
             if (d->kind == IDLC_DECL_ENUM) {
                 for (idlc_enumerator *e = d->u.enum_.items; e; e = e->next) {
@@ -105,7 +105,7 @@ void check_cnames(checker *ck)
      * reported at the owner of the derived name, with a note at the other. */
     for (idlc_file *f = ck->ctx->files; f && !ck->ctx->oom; f = f->next) {
         for (idlc_decl *d = f->decls; d; d = d->next) {
-            const char *what = idlc_sprintf(ck->ctx, "%s '%s'", decl_kind_name(d->kind), d->qualified_name);
+            const char *what = idlc_sprintf(ck->ctx, "%s '%s'", idlc__decl_kind_name(d->kind), d->qualified_name);
             if (d->kind == IDLC_DECL_STRUCT || d->kind == IDLC_DECL_UNION)
                 add_derived(ck, &t, d->c_name, what, d->qualified_name, &d->loc, gen_type_suffixes,
                             sizeof(gen_type_suffixes) / sizeof(gen_type_suffixes[0]));

@@ -45,7 +45,7 @@ static void deps_of_type(const idlc_type *t, const idlc_file *file, bool soft, i
 /* The file's declarations such that each comes after those it mentions
  * (a depth-first post-order with an explicit stack; mentions that close a
  * cycle, legal through optional/sequence/map, are skipped). */
-void order_file(checker *ck, idlc_file *f)
+void idlc__order_decls(checker *ck, idlc_file *f)
 {
     size_t n = f->decl_count;
     f->decl_order = idlc_alloc(ck->ctx, (n ? n : 1) * sizeof(*f->decl_order));

@@ -1,7 +1,10 @@
-/* Semantic checks: resolves every name in the tree and verifies everything
- * the grammar cannot (see docs/idl.md, "Rules"). Fills in the resolved
- * fields of ast.h: type targets, sizes, constant and enumerator values, C
- * and wire names, signatures and the C definition order. */
+/* The checker's entry point, idlc_check, and its first pass: each
+ * declaration's names resolved, its constants and enumerator values
+ * evaluated, its attributes, members and identifiers checked (see
+ * docs/idl.md, "Rules"). Fills in the resolved fields of ast.h that need
+ * no other pass: type targets, sizes, values, C and wire names. The later
+ * passes live in check_validate.c, check_cnames.c, check_signature.c and
+ * check_order.c (see check.h). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,15 +13,14 @@
 
 #include "check.h"
 
-const char *const construct_names[] = {
+const char *const idlc__construct_names[] = {
     "a constant", "a typedef", "an enum", "a struct", "a union", "an interface",
     "a method", "a oneway method", "an event", "a field", "an enumerator", "a union case",
 };
 
-/* The construct of each idlc_decl_kind, in enum order. */
-const construct decl_construct[] = {C_CONST, C_TYPEDEF, C_ENUM, C_STRUCT, C_UNION, C_INTERFACE};
+const construct idlc__decl_construct[] = {C_CONST, C_TYPEDEF, C_ENUM, C_STRUCT, C_UNION, C_INTERFACE};
 
-void put_state(checker *ck, idlc_table *t, const void *key, uintptr_t v)
+void idlc__check_set_state(checker *ck, idlc_table *t, const void *key, uintptr_t v)
 {
     if (!idlc__table_set(t, key, STATE(v)))
         ck->ctx->oom = true;
@@ -97,7 +99,7 @@ static void check_dup(checker *ck, idlc_table *t, const char *name, const idlc_l
     }
 }
 
-const char *decl_kind_name(idlc_decl_kind k)
+const char *idlc__decl_kind_name(idlc_decl_kind k)
 {
     switch (k) {
     case IDLC_DECL_CONST: return "constant";
@@ -227,7 +229,7 @@ static bool eval_expr(checker *ck, const char *module, idlc_expr *e, int depth)
         if (d->kind != IDLC_DECL_CONST) {
             idlc_error(ck->ctx, &e->loc, "'%s' is %s %s, not a constant", e->name,
                        d->kind == IDLC_DECL_ENUM || d->kind == IDLC_DECL_INTERFACE ? "an" : "a",
-                       decl_kind_name(d->kind));
+                       idlc__decl_kind_name(d->kind));
             idlc_note(ck->ctx, &d->loc, "'%s' declared here", d->name);
             return false;
         }
@@ -269,7 +271,7 @@ static bool eval_const(checker *ck, idlc_decl *d, int depth)
         idlc_error(ck->ctx, &d->loc, "constant '%s' is defined in terms of itself", d->name);
         return false;
     }
-    put_state(ck, &ck->const_state, d, 1);
+    idlc__check_set_state(ck, &ck->const_state, d, 1);
     idlc_type *t = d->u.constant.type;
     idlc_expr *e = d->u.constant.expr;
     idlc_file *saved = ck->cur_file;
@@ -298,7 +300,7 @@ static bool eval_const(checker *ck, idlc_decl *d, int depth)
     }
     if (!ok)
         e->value.kind = IDLC_VAL_NONE;
-    put_state(ck, &ck->const_state, d, 2);
+    idlc__check_set_state(ck, &ck->const_state, d, 2);
     return ok;
 }
 
@@ -344,7 +346,7 @@ static void resolve_type(checker *ck, const char *module, idlc_type *t, int dept
             return;
         if (d->kind == IDLC_DECL_CONST || d->kind == IDLC_DECL_INTERFACE) {
             idlc_error(ck->ctx, &t->loc, "'%s' is %s %s, not a type", t->name,
-                       d->kind == IDLC_DECL_INTERFACE ? "an" : "a", decl_kind_name(d->kind));
+                       d->kind == IDLC_DECL_INTERFACE ? "an" : "a", idlc__decl_kind_name(d->kind));
             idlc_note(ck->ctx, &d->loc, "'%s' declared here", d->name);
             return;
         }
@@ -429,7 +431,7 @@ static void check_attrs(checker *ck, idlc_attr *list, construct c, idlc_attrs *o
         }
         if (!attr_allowed(a->kind, c)) {
             idlc_error(ck->ctx, &a->loc, "attribute '%s' cannot be applied to %s", a->name,
-                       construct_names[c]);
+                       idlc__construct_names[c]);
             continue;
         }
         if (seen[a->kind]) {
@@ -711,7 +713,7 @@ static void check_interface(checker *ck, idlc_decl *d)
                     } else if (target->kind != IDLC_DECL_ENUM) {
                         idlc_error(ck->ctx, &m->raises_loc, "raises needs an enum of error codes; '%s' is %s %s",
                                    m->raises_name, target->kind == IDLC_DECL_INTERFACE ? "an" : "a",
-                                   decl_kind_name(target->kind));
+                                   idlc__decl_kind_name(target->kind));
                         idlc_note(ck->ctx, &r->loc, "'%s' declared here", r->name);
                     } else {
                         m->raises = (idlc_decl *)target;
@@ -727,14 +729,14 @@ static void check_interface(checker *ck, idlc_decl *d)
 static void check_decl(checker *ck, idlc_decl *d)
 {
     ck->cur_file = d->file;
-    check_attrs(ck, d->attr_list, decl_construct[d->kind], &d->attrs);
+    check_attrs(ck, d->attr_list, idlc__decl_construct[d->kind], &d->attrs);
     switch (d->kind) {
     case IDLC_DECL_CONST: {
         idlc_type *t = d->u.constant.type;
         if (t->kind != IDLC_TYPE_STRING && !idlc_type_kind_is_integer(t->kind)) {
             idlc_error(ck->ctx, &t->loc, "constants are integers or strings; '%s' cannot be a constant type",
                        t->kind == IDLC_TYPE_NAMED ? t->name : idlc_type_kind_name(t->kind));
-            put_state(ck, &ck->const_state, d, 2);
+            idlc__check_set_state(ck, &ck->const_state, d, 2);
             break;
         }
         eval_const(ck, d, 0);
@@ -809,7 +811,7 @@ idlc_result idlc_check(idlc_ctx *ctx)
                 idlc_error(ctx, &d->loc, "'%s' is a built-in type and cannot be redefined", d->name);
                 continue;
             }
-            check_ident(ck, d->name, &d->loc, construct_names[decl_construct[d->kind]]);
+            check_ident(ck, d->name, &d->loc, idlc__construct_names[idlc__decl_construct[d->kind]]);
             idlc_decl *first = idlc__symbol_put(ctx, d->qualified_name, d);
             if (ctx->oom)
                 goto done;
@@ -817,7 +819,7 @@ idlc_result idlc_check(idlc_ctx *ctx)
                 idlc_error(ctx, &d->loc, "redefinition of '%s'", d->name);
                 idlc_note(ctx, &first->loc, "'%s' first defined here as %s %s", first->name,
                           first->kind == IDLC_DECL_ENUM || first->kind == IDLC_DECL_INTERFACE ? "an" : "a",
-                          decl_kind_name(first->kind));
+                          idlc__decl_kind_name(first->kind));
             }
         }
     }
@@ -838,7 +840,7 @@ idlc_result idlc_check(idlc_ctx *ctx)
     for (idlc_file *f = ctx->files; f && !ctx->oom; f = f->next) {
         for (idlc_decl *d = f->decls; d; d = d->next) {
             if (d->kind == IDLC_DECL_TYPEDEF)
-                typedef_visit(ck, d, 0);
+                idlc__typedef_chain(ck, d, 0);
         }
     }
     idlc_table error_enums;
@@ -847,25 +849,25 @@ idlc_result idlc_check(idlc_ctx *ctx)
         for (idlc_decl *d = f->decls; d; d = d->next) {
             switch (d->kind) {
             case IDLC_DECL_TYPEDEF:
-                validate_type(ck, d->u.typedef_.type, 0);
+                idlc__validate_type(ck, d->u.typedef_.type, 0);
                 break;
             case IDLC_DECL_STRUCT:
                 for (idlc_field *fl = d->u.struct_.fields; fl; fl = fl->next)
-                    validate_type(ck, fl->type, 0);
+                    idlc__validate_type(ck, fl->type, 0);
                 break;
             case IDLC_DECL_UNION:
-                validate_union(ck, d);
+                idlc__validate_union(ck, d);
                 for (idlc_union_case *c = d->u.union_.cases; c; c = c->next)
-                    validate_type(ck, c->type, 0);
+                    idlc__validate_type(ck, c->type, 0);
                 break;
             case IDLC_DECL_INTERFACE:
                 for (int pass = 0; pass < 2; pass++)
                     for (idlc_method *m = pass ? d->u.interface_.events : d->u.interface_.methods; m; m = m->next) {
-                        validate_type(ck, m->ret, 0);
+                        idlc__validate_type(ck, m->ret, 0);
                         for (idlc_param *p = m->params; p; p = p->next)
-                            validate_type(ck, p->type, 0);
+                            idlc__validate_type(ck, p->type, 0);
                         if (m->raises)
-                            validate_error_enum(ck, &error_enums, m);
+                            idlc__validate_error_enum(ck, &error_enums, m);
                     }
                 break;
             default:
@@ -879,16 +881,16 @@ idlc_result idlc_check(idlc_ctx *ctx)
             if (d->kind != IDLC_DECL_STRUCT && d->kind != IDLC_DECL_UNION)
                 continue;
             ck->path_len = 0;
-            int h = value_visit(ck, d, 0);
+            int h = idlc__value_height(ck, d, 0);
             if (h > MAX_VALUE_DEPTH && !ck->too_deep_reported) {
                 ck->too_deep_reported = true;
                 idlc_error(ctx, &d->loc, "%s '%s' nests structs and unions by value more than %d deep",
-                           decl_kind_name(d->kind), d->name, MAX_VALUE_DEPTH);
+                           idlc__decl_kind_name(d->kind), d->name, MAX_VALUE_DEPTH);
             }
         }
     }
     if (!ctx->oom)
-        check_cnames(ck);
+        idlc__check_cnames(ck);
 
     /* Derived data for the generator, once the tree is known to be sound. */
     if (!ctx->errors && !ctx->oom) {
@@ -898,10 +900,10 @@ idlc_result idlc_check(idlc_ctx *ctx)
                     continue;
                 for (int pass = 0; pass < 2; pass++)
                     for (idlc_method *m = pass ? d->u.interface_.events : d->u.interface_.methods; m; m = m->next)
-                        method_sig(ck, m);
-                interface_sig(ck, d);
+                        idlc__method_signature(ck, m);
+                idlc__interface_signature(ck, d);
             }
-            order_file(ck, f);
+            idlc__order_decls(ck, f);
         }
     }
 

@@ -8,10 +8,8 @@
 
 #include "check.h"
 
-/* ------------------------------------------------------------------ */
-/* Growable strings for signatures.                                    */
-
-static void sb_num(idlc_text *b, uint64_t v, bool negative)
+/* Appends a decimal number, with a minus sign when negative. */
+static void put_number(idlc_text *b, uint64_t v, bool negative)
 {
     char tmp[32];
     snprintf(tmp, sizeof(tmp), "%s%" PRIu64, negative ? "-" : "", v);
@@ -75,7 +73,7 @@ static void type_sig(checker *ck, idlc_text *b, const idlc_type *t, reach *r, in
         type_sig(ck, b, t->elem, r, depth + 1);
         if (t->size_expr) {
             idlc_text_puts(b, ", ");
-            sb_num(b, t->size, false);
+            put_number(b, t->size, false);
         }
         idlc_text_puts(b, ">");
         return;
@@ -94,7 +92,7 @@ static void type_sig(checker *ck, idlc_text *b, const idlc_type *t, reach *r, in
     case IDLC_TYPE_ARRAY:
         type_sig(ck, b, t->elem, r, depth + 1);
         idlc_text_puts(b, "[");
-        sb_num(b, t->size, false);
+        put_number(b, t->size, false);
         idlc_text_puts(b, "]");
         return;
     default:
@@ -109,7 +107,7 @@ static const char *dir_name(idlc_param_dir d)
 }
 
 /* The readable signature: "u64 put(in string key, in bytes value) raises (kv.Error)". */
-void method_sig(checker *ck, idlc_method *m)
+void idlc__method_signature(checker *ck, idlc_method *m)
 {
     idlc_text b = {0};
     if (m->is_event) {
@@ -154,7 +152,7 @@ static int cmp_decl_qname(const void *a, const void *b)
 /* The wire contract of an interface, without the names that do not travel
  * (parameters, fields, enumerators) and without the version (carried on
  * its own). */
-void interface_sig(checker *ck, idlc_decl *d)
+void idlc__interface_signature(checker *ck, idlc_decl *d)
 {
     idlc_text b = {0};
     reach r = {0};
@@ -204,14 +202,14 @@ void interface_sig(checker *ck, idlc_decl *d)
         qsort(r.items, r.count, sizeof(*r.items), cmp_decl_qname);
     for (size_t i = 0; i < r.count; i++) {
         idlc_decl *t = r.items[i];
-        idlc_text_puts(&b, decl_kind_name(t->kind));
+        idlc_text_puts(&b, idlc__decl_kind_name(t->kind));
         idlc_text_puts(&b, " ");
         idlc_text_puts(&b, t->qualified_name);
         if (t->kind == IDLC_DECL_ENUM) {
             idlc_text_puts(&b, " {");
             for (idlc_enumerator *e = t->u.enum_.items; e; e = e->next) {
                 idlc_text_puts(&b, " ");
-                sb_num(&b, e->value < 0 ? 0 - (uint64_t)e->value : (uint64_t)e->value, e->value < 0);
+                put_number(&b, e->value < 0 ? 0 - (uint64_t)e->value : (uint64_t)e->value, e->value < 0);
             }
             idlc_text_puts(&b, " }\n");
         } else if (t->kind == IDLC_DECL_STRUCT) {
@@ -229,7 +227,7 @@ void interface_sig(checker *ck, idlc_decl *d)
             for (idlc_union_case *c = t->u.union_.cases; c; c = c->next) {
                 idlc_text_puts(&b, " case ");
                 int64_t v = c->enumerator ? c->enumerator->value : 0;
-                sb_num(&b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+                put_number(&b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
                 idlc_text_puts(&b, ": ");
                 type_sig(ck, &b, c->type, &r, 0);
                 idlc_text_puts(&b, ";");

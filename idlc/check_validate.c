@@ -9,7 +9,7 @@
 #include "check.h"
 
 /* Rules that need every name resolved (through typedefs). */
-void validate_type(checker *ck, const idlc_type *t, int depth)
+void idlc__validate_type(checker *ck, const idlc_type *t, int depth)
 {
     if (!t || depth > MAX_TYPE_DEPTH)
         return;
@@ -20,8 +20,8 @@ void validate_type(checker *ck, const idlc_type *t, int depth)
                         (k->kind == IDLC_TYPE_NAMED && k->target && k->target->kind == IDLC_DECL_ENUM));
         if (k && !(k->kind == IDLC_TYPE_NAMED && !k->target) && !ok)
             idlc_error(ck->ctx, &t->key->loc, "map keys must be integers, strings or enums");
-        validate_type(ck, t->key, depth + 1);
-        validate_type(ck, t->elem, depth + 1);
+        idlc__validate_type(ck, t->key, depth + 1);
+        idlc__validate_type(ck, t->elem, depth + 1);
         return;
     }
     case IDLC_TYPE_OPTIONAL: {
@@ -29,12 +29,12 @@ void validate_type(checker *ck, const idlc_type *t, int depth)
         if (e && e->kind == IDLC_TYPE_OPTIONAL)
             idlc_error(ck->ctx, &t->loc, "optional<optional<...>> is not allowed: both absent "
                        "states are nil on the wire");
-        validate_type(ck, t->elem, depth + 1);
+        idlc__validate_type(ck, t->elem, depth + 1);
         return;
     }
     case IDLC_TYPE_SEQUENCE:
     case IDLC_TYPE_ARRAY:
-        validate_type(ck, t->elem, depth + 1);
+        idlc__validate_type(ck, t->elem, depth + 1);
         return;
     default:
         return;
@@ -43,7 +43,7 @@ void validate_type(checker *ck, const idlc_type *t, int depth)
 
 /* After every name is resolved: the discriminator is an enum and each
  * label is one of its enumerators. */
-void validate_union(checker *ck, idlc_decl *d)
+void idlc__validate_union(checker *ck, idlc_decl *d)
 {
     const idlc_type *disc = d->u.union_.discriminator;
     if (!disc)
@@ -73,7 +73,7 @@ void validate_union(checker *ck, idlc_decl *d)
 /* An enum named by raises: its values travel as the code of an error reply,
  * where negative codes are the framework's and 0 would read as success.
  * Each enum is checked once, however many methods raise it. */
-void validate_error_enum(checker *ck, idlc_table *done, const idlc_method *m)
+void idlc__validate_error_enum(checker *ck, idlc_table *done, const idlc_method *m)
 {
     bool oom = false;
     if (idlc__table_put(done, m->raises, m->raises, &oom) || oom) {
@@ -93,10 +93,10 @@ void validate_error_enum(checker *ck, idlc_table *done, const idlc_method *m)
 /* ------------------------------------------------------------------ */
 /* Typedef cycles and containment by value                             */
 
-/* Calls fn for every typedef a type mentions, at any depth. */
+/* Follows every typedef a type mentions, at any depth. */
 static bool typedef_walk(checker *ck, idlc_decl *self, const idlc_type *t, int depth);
 
-bool typedef_visit(checker *ck, idlc_decl *d, int depth)
+bool idlc__typedef_chain(checker *ck, idlc_decl *d, int depth)
 {
     uintptr_t st = GET_STATE(&ck->typedef_state, d);
     if (st == 2)
@@ -109,9 +109,9 @@ bool typedef_visit(checker *ck, idlc_decl *d, int depth)
         idlc_error(ck->ctx, &d->loc, "more than %d typedefs refer to each other in a chain", MAX_VALUE_DEPTH);
         return false;
     }
-    put_state(ck, &ck->typedef_state, d, 1);
+    idlc__check_set_state(ck, &ck->typedef_state, d, 1);
     bool ok = typedef_walk(ck, d, d->u.typedef_.type, depth + 1);
-    put_state(ck, &ck->typedef_state, d, 2);
+    idlc__check_set_state(ck, &ck->typedef_state, d, 2);
     if (!ok) /* break the chain so later walks terminate */
         d->u.typedef_.type->target = NULL;
     return ok;
@@ -124,7 +124,7 @@ static bool typedef_walk(checker *ck, idlc_decl *self, const idlc_type *t, int d
     switch (t->kind) {
     case IDLC_TYPE_NAMED:
         if (t->target && t->target->kind == IDLC_DECL_TYPEDEF)
-            return typedef_visit(ck, t->target, depth);
+            return idlc__typedef_chain(ck, t->target, depth);
         return true;
     case IDLC_TYPE_MAP:
         return typedef_walk(ck, self, t->key, depth) && typedef_walk(ck, self, t->elem, depth);
@@ -136,8 +136,6 @@ static bool typedef_walk(checker *ck, idlc_decl *self, const idlc_type *t, int d
         return true;
     }
 }
-
-int value_visit(checker *ck, idlc_decl *d, int depth);
 
 /* The height of a type: how many structs/unions it nests by value. */
 static int value_type(checker *ck, const idlc_type *t, const char *via, const idlc_loc *via_loc, int depth)
@@ -158,12 +156,12 @@ static int value_type(checker *ck, const idlc_type *t, const char *via, const id
             return h;
         ck->path[ck->path_len - 1].via_name = via;
         ck->path[ck->path_len - 1].via_loc = *via_loc;
-        return value_visit(ck, t->target, depth + 1);
+        return idlc__value_height(ck, t->target, depth + 1);
     }
     return h;
 }
 
-int value_visit(checker *ck, idlc_decl *d, int depth)
+int idlc__value_height(checker *ck, idlc_decl *d, int depth)
 {
     uintptr_t st = GET_STATE(&ck->value_state, d);
     if (st == 2)
@@ -174,15 +172,15 @@ int value_visit(checker *ck, idlc_decl *d, int depth)
             if (ck->path[i].decl == d)
                 start = i;
         idlc_error(ck->ctx, &ck->path[start].via_loc, "%s '%s' contains itself by value "
-                   "(optional<>, sequence<> or map<> would break the cycle)", decl_kind_name(d->kind), d->name);
+                   "(optional<>, sequence<> or map<> would break the cycle)", idlc__decl_kind_name(d->kind), d->name);
         for (int i = start + 1; i < ck->path_len; i++)
             idlc_note(ck->ctx, &ck->path[i].via_loc, "through field '%s' of %s '%s'", ck->path[i].via_name,
-                      decl_kind_name(ck->path[i].decl->kind), ck->path[i].decl->name);
+                      idlc__decl_kind_name(ck->path[i].decl->kind), ck->path[i].decl->name);
         return 0;
     }
     if (depth > MAX_VALUE_DEPTH)
         return MAX_VALUE_DEPTH + 1;
-    put_state(ck, &ck->value_state, d, 1);
+    idlc__check_set_state(ck, &ck->value_state, d, 1);
     ck->path[ck->path_len].decl = d;
     ck->path[ck->path_len].via_name = NULL;
     ck->path_len++;
@@ -200,7 +198,7 @@ int value_visit(checker *ck, idlc_decl *d, int depth)
     }
     ck->path_len--;
     h = h + 1 > MAX_VALUE_DEPTH + 1 ? MAX_VALUE_DEPTH + 1 : h + 1;
-    put_state(ck, &ck->value_state, d, 2);
-    put_state(ck, &ck->value_height, d, (uintptr_t)h + 1);
+    idlc__check_set_state(ck, &ck->value_state, d, 2);
+    idlc__check_set_state(ck, &ck->value_height, d, (uintptr_t)h + 1);
     return h;
 }
