@@ -79,6 +79,10 @@ void idlc__check_cnames(checker *ck);
 /* check_signature.c: fills m->signature and the interface's signature. */
 void idlc__method_signature(checker *ck, idlc_method *m);
 void idlc__interface_signature(checker *ck, idlc_decl *d);
+/* A type as IDL writes it, typedefs by their qualified name
+ * ("sequence<kv.Entry, 16>"); '?' stands for an unresolved name. An arena
+ * string, NULL when out of memory. */
+const char *idlc__type_text(checker *ck, const idlc_type *t);
 
 /* check_order.c: fills f->decl_order. */
 void idlc__order_decls(checker *ck, idlc_file *f);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cnames.h"
 
 const char *const idlc__construct_names[] = {
     "a constant", "a typedef", "an enum", "a struct", "a union", "an interface",
@@ -539,7 +540,7 @@ static void check_enum(checker *ck, idlc_decl *d)
         check_ident(ck, e->name, &e->loc, "an enumerator");
         check_dup(ck, &names, e->name, &e->loc, "enumerator", "enum", d->name);
         check_attrs(ck, e->attr_list, C_ENUMERATOR, &e->attrs);
-        e->c_name = idlc_sprintf(ck->ctx, "%s_%s", d->c_name, e->name);
+        e->c_name = idlc__cname_member(ck->ctx, d->c_name, e->name);
         bool ok = true;
         if (e->value_expr) {
             ok = eval_expr(ck, d->module, e->value_expr, 0);
@@ -657,7 +658,7 @@ static void check_interface(checker *ck, idlc_decl *d)
             check_ident(ck, m->name, &m->loc, what);
             check_dup(ck, &names, m->name, &m->loc, m->is_event ? "event" : "method", "interface", d->name);
             check_attrs(ck, m->attr_list, m->is_event ? C_EVENT : m->oneway ? C_ONEWAY : C_METHOD, &m->attrs);
-            m->c_name = idlc_sprintf(ck->ctx, "%s_%s", d->c_name, m->name);
+            m->c_name = idlc__cname_member(ck->ctx, d->c_name, m->name);
             m->wire_name = m->attrs.wire_name ? m->attrs.wire_name
                                               : idlc_sprintf(ck->ctx, "%s.%s", d->qualified_name, m->name);
             if (m->wire_name) {
@@ -804,7 +805,7 @@ idlc_result idlc_check(idlc_ctx *ctx)
         for (idlc_decl *d = f->decls; d; d = d->next) {
             d->module = module;
             d->qualified_name = idlc_sprintf(ctx, "%s.%s", module, d->name);
-            d->c_name = idlc_sprintf(ctx, "%s_%s", module, d->name);
+            d->c_name = idlc__cname_decl(ctx, module, d->name);
             if (!d->qualified_name || !d->c_name)
                 goto done;
             if (is_builtin_type_name(d->name)) {

@@ -101,6 +101,17 @@ static void type_sig(checker *ck, idlc_text *b, const idlc_type *t, reach *r, in
     }
 }
 
+const char *idlc__type_text(checker *ck, const idlc_type *t)
+{
+    idlc_text b = {0};
+    type_sig(ck, &b, t, NULL, 0);
+    const char *s = b.failed ? NULL : idlc_strndup(ck->ctx, b.p ? b.p : "", b.len);
+    if (!s)
+        ck->ctx->oom = true;
+    idlc_text_free(&b);
+    return s;
+}
+
 static const char *dir_name(idlc_param_dir d)
 {
     return d == IDLC_DIR_OUT ? "out" : d == IDLC_DIR_INOUT ? "inout" : "in";

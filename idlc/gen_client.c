@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnames.h"
 #include "generate.h"
 
 static uint32_t method_index(const idlc_decl *iface, const idlc_method *m)
@@ -112,16 +113,18 @@ static void header_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
         return;
     }
     const char *tail = sync_tail(g, m, o);
+    const char *cb = idlc__cname(g->ctx, IDLC_CN_CB, m->c_name);
     gen_line(b, 0, "prpc_status %s(prpc_client *client%s%s);", m->c_name, ins, tail);
-    gen_line(b, 0, "prpc_status %s_ex(prpc_client *client, const prpc_call_options *opts%s%s);",
-             m->c_name, ins, tail);
-    gen_line(b, 0, "typedef void (*%s_cb)(%s);", m->c_name, cb_params(g, m, o));
+    gen_line(b, 0, "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s%s);",
+             idlc__cname(g->ctx, IDLC_CN_EX, m->c_name), ins, tail);
+    gen_line(b, 0, "typedef void (*%s)(%s);", cb, cb_params(g, m, o));
     const char *ains = param_list(g, m, o, false);
-    gen_line(b, 0, "prpc_status %s_async(prpc_client *client%s, %s_cb cb, void *user);", m->c_name,
-             ains, m->c_name);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client%s, %s cb, void *user);",
+             idlc__cname(g->ctx, IDLC_CN_ASYNC, m->c_name),
+             ains, cb);
     gen_line(b, 0,
-             "prpc_status %s_async_ex(prpc_client *client, const prpc_call_options *opts%s, %s_cb cb, void *user);",
-             m->c_name, ains, m->c_name);
+             "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s, %s cb, void *user);",
+             idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name), ains, cb);
     gen_nl(b);
 }
 
@@ -129,23 +132,18 @@ static void header_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
 {
     gen_buf *b = &g->out;
     gen_doc(b, 0, ev->doc);
-    gen_line(b, 0, "typedef void (*%s_handler)(void *user%s);", ev->c_name,
+    gen_line(b, 0, "typedef void (*%s)(void *user%s);", idlc__cname(g->ctx, IDLC_CN_HANDLER, ev->c_name),
              param_list(g, ev, d->module, false));
     gen_line(b, 0, "/* Registers the handler (NULL removes it) and subscribes at the server. */");
-    gen_line(b, 0, "prpc_status %s_on_%s(prpc_client *client, %s_handler handler, void *user);",
-             d->c_name, ev->name, ev->c_name);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client, %s handler, void *user);",
+             idlc__cname_event(g->ctx, IDLC_CN_ON, ev), idlc__cname(g->ctx, IDLC_CN_HANDLER, ev->c_name));
     gen_nl(b);
 }
 
 static void write_header(gen_ctx *g)
 {
     gen_buf *b = &g->out;
-    const char *guard = idlc_sprintf(g->ctx, "PRPC_GEN_%s_CLIENT_H", g->file->stem);
-    char *u = idlc_strdup(g->ctx, guard);
-    for (char *p = u; p && *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            *p = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : '_';
-    guard = u;
+    const char *guard = idlc__cname(g->ctx, IDLC_CN_CLIENT_GUARD, g->file->stem);
     gen_banner(g, idlc_sprintf(g->ctx, "Client stubs of module %s (see piperpc/client.h).", g->module));
     gen_line(b, 0, "#ifndef %s", guard);
     gen_line(b, 0, "#define %s", guard);
@@ -181,15 +179,17 @@ static void args_codec(gen_ctx *g, const char *prefix, const idlc_method *m, con
     gen_buf *b = &g->out;
     if (!has_wire_params(m))
         return;
-    gen_line(b, 0, "typedef struct %s_args {", prefix);
+    const char *args = idlc__cname(g->ctx, IDLC_CN_ARGS, prefix);
+    gen_line(b, 0, "typedef struct %s {", args);
     for (const idlc_param *p = m->params; p != NULL; p = p->next)
         if (p->dir != IDLC_DIR_OUT)
             gen_line(b, 1, "%s;", gen_in_param(g, p->type, owner, gen_param_name(g, p->name)));
-    gen_line(b, 0, "} %s_args;", prefix);
+    gen_line(b, 0, "} %s;", args);
     gen_nl(b);
-    gen_line(b, 0, "static void %s_args_encode(prpc_encoder *enc, const void *p)", prefix);
+    gen_line(b, 0, "static void %s(prpc_encoder *enc, const void *p)",
+             idlc__cname(g->ctx, IDLC_CN_ARGS_ENCODE, prefix));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "const %s_args *a = p;", prefix);
+    gen_line(b, 1, "const %s *a = p;", args);
     gen_nl(b);
     for (const idlc_param *p = m->params; p != NULL; p = p->next) {
         if (p->dir == IDLC_DIR_OUT)
@@ -231,7 +231,8 @@ static void result_codec(gen_ctx *g, const idlc_method *m, const char *owner)
     if (!gen_has_result(m))
         return;
     if (!gen_has_outs(m)) {
-        gen_line(b, 0, "static void %s_result_decode(prpc_decoder *dec, void *p)", m->c_name);
+        gen_line(b, 0, "static void %s(prpc_decoder *dec, void *p)",
+                 idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE, m->c_name));
         gen_line(b, 0, "{");
         gen_line(b, 1, "%s = p;", out_param(g, m->ret, owner, "result"));
         gen_nl(b);
@@ -240,17 +241,19 @@ static void result_codec(gen_ctx *g, const idlc_method *m, const char *owner)
         gen_nl(b);
         return;
     }
-    gen_line(b, 0, "typedef struct %s_outs {", m->c_name);
+    const char *outs = idlc__cname(g->ctx, IDLC_CN_OUTS, m->c_name);
+    gen_line(b, 0, "typedef struct %s {", outs);
     for (const idlc_param *p = m->params; p != NULL; p = p->next)
         if (p->dir != IDLC_DIR_IN)
             gen_line(b, 1, "%s;", out_param(g, p->type, owner, gen_param_name(g, p->name)));
     if (m->ret->kind != IDLC_TYPE_VOID)
         gen_line(b, 1, "%s;", out_param(g, m->ret, owner, "result"));
-    gen_line(b, 0, "} %s_outs;", m->c_name);
+    gen_line(b, 0, "} %s;", outs);
     gen_nl(b);
-    gen_line(b, 0, "static void %s_result_decode(prpc_decoder *dec, void *p)", m->c_name);
+    gen_line(b, 0, "static void %s(prpc_decoder *dec, void *p)",
+             idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE, m->c_name));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "const %s_outs *o = p;", m->c_name);
+    gen_line(b, 1, "const %s *o = p;", outs);
     gen_nl(b);
     gen_line(b, 1, "prpc_dec_array_exact(dec, %u);", (unsigned)gen_reply_values(m));
     if (m->ret->kind != IDLC_TYPE_VOID)
@@ -320,9 +323,13 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     gen_buf *b = &g->out;
     const char *o = d->module;
     uint32_t idx = method_index(d, m);
-    const char *desc = idlc_sprintf(g->ctx, "&%s_methods[%u]", d->c_name, (unsigned)idx);
+    const char *desc = idlc_sprintf(g->ctx, "&%s[%u]",
+                                    idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name), (unsigned)idx);
     bool has_args = has_wire_params(m);
-    const char *enc = has_args ? idlc_sprintf(g->ctx, "%s_args_encode", m->c_name) : "NULL";
+    const char *enc = has_args ? idlc__cname(g->ctx, IDLC_CN_ARGS_ENCODE, m->c_name) : "NULL";
+    const char *args = idlc__cname(g->ctx, IDLC_CN_ARGS, m->c_name);
+    const char *outs = idlc__cname(g->ctx, IDLC_CN_OUTS, m->c_name);
+    const char *cb = idlc__cname(g->ctx, IDLC_CN_CB, m->c_name);
     const char *argp = has_args ? "&args" : "NULL";
 
     gen_line(b, 0, "/* ---- %s */", m->wire_name);
@@ -334,7 +341,7 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
         gen_line(b, 0, "prpc_status %s(prpc_client *client%s)", m->c_name, ins);
         gen_line(b, 0, "{");
         if (has_args)
-            gen_line(b, 1, "const %s_args args = %s;", m->c_name, args_init(g, m, true));
+            gen_line(b, 1, "const %s args = %s;", args, args_init(g, m, true));
         if (has_args)
             gen_nl(b);
         gen_line(b, 1, "return prpc_client_notify(client, %s, %s, %s);", desc, enc, argp);
@@ -349,11 +356,12 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     /* Synchronous. */
     gen_line(b, 0, "prpc_status %s(prpc_client *client%s%s)", m->c_name, ins, tail);
     gen_line(b, 0, "{");
-    gen_line(b, 1, "return %s_ex(client, NULL%s);", m->c_name, forward(g, m, true));
+    gen_line(b, 1, "return %s(client, NULL%s);",
+             idlc__cname(g->ctx, IDLC_CN_EX, m->c_name), forward(g, m, true));
     gen_line(b, 0, "}");
     gen_nl(b);
-    gen_line(b, 0, "prpc_status %s_ex(prpc_client *client, const prpc_call_options *opts%s%s)",
-             m->c_name, ins, tail);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s%s)",
+             idlc__cname(g->ctx, IDLC_CN_EX, m->c_name), ins, tail);
     gen_line(b, 0, "{");
     /* Out pointers are checked before anything is read or sent. */
     gen_buf cond = {0};
@@ -369,24 +377,26 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     }
     gen_buf_free(&cond);
     if (has_args)
-        gen_line(b, 1, "const %s_args args = %s;", m->c_name, args_init(g, m, true));
+        gen_line(b, 1, "const %s args = %s;", args, args_init(g, m, true));
     if (gen_has_outs(m))
-        gen_line(b, 1, "%s_outs outs = %s;", m->c_name, outs_init(g, m, false));
+        gen_line(b, 1, "%s outs = %s;", outs, outs_init(g, m, false));
     if (has_args || gen_has_outs(m))
         gen_nl(b);
     if (!gen_has_result(m))
         gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, NULL, NULL, NULL, opts);", desc,
                  enc, argp);
     else
-        gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, %s_result_decode, %s, arena, opts);",
-                 desc, enc, argp, m->c_name, gen_has_outs(m) ? "&outs" : "result");
+        gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, %s, %s, arena, opts);",
+                 desc, enc, argp, idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE,
+                                              m->c_name), gen_has_outs(m) ? "&outs" : "result");
     gen_line(b, 0, "}");
     gen_nl(b);
 
     /* Asynchronous: the completion decodes into locals and calls back. */
-    gen_line(b, 0, "static void %s_done(const prpc_async_result *r)", m->c_name);
+    gen_line(b, 0, "static void %s(const prpc_async_result *r)",
+             idlc__cname(g->ctx, IDLC_CN_DONE, m->c_name));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "%s_cb cb = (%s_cb)r->user_fn;", m->c_name, m->c_name);
+    gen_line(b, 1, "%s cb = (%s)r->user_fn;", cb, cb);
     if (!gen_has_result(m)) {
         gen_nl(b);
         gen_line(b, 1, "cb(r->user, r->status, r->error);");
@@ -399,7 +409,7 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
         if (m->ret->kind != IDLC_TYPE_VOID)
             zero_local(g, 1, m->ret, o, "result");
         if (gen_has_outs(m))
-            gen_line(b, 1, "%s_outs outs = %s;", m->c_name, outs_init(g, m, true));
+            gen_line(b, 1, "%s outs = %s;", outs, outs_init(g, m, true));
         gen_nl(b);
         for (const idlc_param *p = m->params; p != NULL; p = p->next)
             if (p->dir != IDLC_DIR_IN)
@@ -407,7 +417,7 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
         if (m->ret->kind != IDLC_TYPE_VOID)
             zero_memset(g, 1, m->ret, "result");
         gen_line(b, 1, "if (status == PRPC_OK) {");
-        gen_line(b, 2, "%s_result_decode(r->result, %s);", m->c_name,
+        gen_line(b, 2, "%s(r->result, %s);", idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE, m->c_name),
                  gen_has_outs(m) ? "&outs" : "&result");
         gen_line(b, 2, "status = prpc_dec_status(r->result);");
         gen_line(b, 2, "if (status == PRPC_OK && prpc_dec_remaining(r->result) != 0)");
@@ -435,24 +445,26 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     gen_nl(b);
 
     const char *ains = param_list(g, m, o, false);
-    gen_line(b, 0, "prpc_status %s_async(prpc_client *client%s, %s_cb cb, void *user)", m->c_name,
-             ains, m->c_name);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client%s, %s cb, void *user)",
+             idlc__cname(g->ctx, IDLC_CN_ASYNC, m->c_name),
+             ains, cb);
     gen_line(b, 0, "{");
-    gen_line(b, 1, "return %s_async_ex(client, NULL%s, cb, user);", m->c_name, forward(g, m, false));
+    gen_line(b, 1, "return %s(client, NULL%s, cb, user);",
+             idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name), forward(g, m, false));
     gen_line(b, 0, "}");
     gen_nl(b);
     gen_line(b, 0,
-             "prpc_status %s_async_ex(prpc_client *client, const prpc_call_options *opts%s, %s_cb cb, void *user)",
-             m->c_name, ains, m->c_name);
+             "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s, %s cb, void *user)",
+             idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name), ains, cb);
     gen_line(b, 0, "{");
     if (has_args) {
-        gen_line(b, 1, "const %s_args args = %s;", m->c_name, args_init(g, m, false));
+        gen_line(b, 1, "const %s args = %s;", args, args_init(g, m, false));
         gen_nl(b);
     }
     gen_line(b, 1, "if (cb == NULL)");
     gen_line(b, 2, "return PRPC_ERR_INVALID_ARG;");
-    gen_line(b, 1, "return prpc_client_call_async(client, %s, %s, %s, %s_done, (prpc_fn)cb, user, opts, NULL);",
-             desc, enc, argp, m->c_name);
+    gen_line(b, 1, "return prpc_client_call_async(client, %s, %s, %s, %s, (prpc_fn)cb, user, opts, NULL);",
+             desc, enc, argp, idlc__cname(g->ctx, IDLC_CN_DONE, m->c_name));
     gen_line(b, 0, "}");
     gen_nl(b);
 }
@@ -463,9 +475,11 @@ static void source_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     const char *o = d->module;
     gen_line(b, 0, "/* ---- event %s */", ev->wire_name);
     gen_nl(b);
-    gen_line(b, 0, "static void %s_deliver(const prpc_event_delivery *d)", ev->c_name);
+    const char *handler = idlc__cname(g->ctx, IDLC_CN_HANDLER, ev->c_name);
+    gen_line(b, 0, "static void %s(const prpc_event_delivery *d)",
+             idlc__cname(g->ctx, IDLC_CN_DELIVER, ev->c_name));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "%s_handler handler = (%s_handler)d->user_fn;", ev->c_name, ev->c_name);
+    gen_line(b, 1, "%s handler = (%s)d->user_fn;", handler, handler);
     if (ev->params != NULL) {
         gen_line(b, 1, "prpc_decoder *dec = d->params;");
         for (const idlc_param *p = ev->params; p != NULL; p = p->next)
@@ -487,14 +501,15 @@ static void source_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     gen_buf_free(&args);
     gen_line(b, 0, "}");
     gen_nl(b);
-    const char *desc = idlc_sprintf(g->ctx, "&%s_events[%u]", d->c_name, (unsigned)event_index(d, ev));
-    gen_line(b, 0, "prpc_status %s_on_%s(prpc_client *client, %s_handler handler, void *user)",
-             d->c_name, ev->name, ev->c_name);
+    const char *desc = idlc_sprintf(g->ctx, "&%s[%u]", idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name),
+                                    (unsigned)event_index(d, ev));
+    gen_line(b, 0, "prpc_status %s(prpc_client *client, %s handler, void *user)",
+             idlc__cname_event(g->ctx, IDLC_CN_ON, ev), handler);
     gen_line(b, 0, "{");
     gen_line(b, 1, "if (handler == NULL)");
     gen_line(b, 2, "return prpc_client_on_event(client, %s, NULL, NULL, NULL);", desc);
-    gen_line(b, 1, "return prpc_client_on_event(client, %s, %s_deliver, (prpc_fn)handler, user);", desc,
-             ev->c_name);
+    gen_line(b, 1, "return prpc_client_on_event(client, %s, %s, (prpc_fn)handler, user);", desc,
+             idlc__cname(g->ctx, IDLC_CN_DELIVER, ev->c_name));
     gen_line(b, 0, "}");
     gen_nl(b);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnames.h"
 #include "generate.h"
 
 static const char *out_param(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
@@ -79,20 +80,22 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
     gen_line(b, 0, "/* ---- %s */", d->qualified_name);
     gen_nl(b);
     gen_doc(b, 0, d->doc);
-    gen_line(b, 0, "typedef struct %s_ops {", d->c_name);
+    const char *ops = idlc__cname(g->ctx, IDLC_CN_OPS, d->c_name);
+    gen_line(b, 0, "typedef struct %s {", ops);
     for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
         gen_doc(b, 1, m->doc);
         gen_line(b, 1, "prpc_status (*%s)(prpc_call *call%s);", m->name, handler_params(g, m, o));
     }
     if (d->u.interface_.methods == NULL)
         gen_line(b, 1, "void *reserved; /* the interface has no methods */");
-    gen_line(b, 0, "} %s_ops;", d->c_name);
+    gen_line(b, 0, "} %s;", ops);
     gen_nl(b);
-    gen_line(b, 0, "/* The server's descriptor: %s_desc plus the dispatch glue. */", d->c_name);
-    gen_line(b, 0, "extern const prpc_service_desc %s_server_desc;", d->c_name);
+    gen_line(b, 0, "/* The server's descriptor: %s plus the dispatch glue. */",
+             idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name));
+    gen_line(b, 0, "extern const prpc_service_desc %s;", idlc__cname(g->ctx, IDLC_CN_SERVER_DESC, d->c_name));
     gen_line(b, 0, "/* ops must outlive the server; user is what prpc_call_user returns. */");
-    gen_line(b, 0, "prpc_status %s_register(prpc_server *server, const %s_ops *ops, void *user);",
-             d->c_name, d->c_name);
+    gen_line(b, 0, "prpc_status %s(prpc_server *server, const %s *ops, void *user);",
+             idlc__cname(g->ctx, IDLC_CN_REGISTER, d->c_name), ops);
     gen_nl(b);
     bool any = false;
     for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
@@ -101,7 +104,8 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
         if (!any)
             gen_line(b, 0, "/* Replies, for handlers that called prpc_call_defer (any thread, once). */");
         any = true;
-        gen_line(b, 0, "prpc_status %s_reply(prpc_call *call%s);", m->c_name, reply_params(g, m, o));
+        gen_line(b, 0, "prpc_status %s(prpc_call *call%s);",
+                 idlc__cname(g->ctx, IDLC_CN_REPLY, m->c_name), reply_params(g, m, o));
     }
     if (any)
         gen_nl(b);
@@ -113,17 +117,17 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
             gen_line(b, 0, "/* Raise the method's IDL error: `return %s_<method>_raise(call, ...);`. */",
                      d->c_name);
         any = true;
-        gen_line(b, 0, "prpc_status %s_raise(prpc_call *call, %s code, const char *message);", m->c_name,
-                 m->raises->c_name);
+        gen_line(b, 0, "prpc_status %s(prpc_call *call, %s code, const char *message);",
+                 idlc__cname(g->ctx, IDLC_CN_RAISE, m->c_name), m->raises->c_name);
     }
     if (any)
         gen_nl(b);
     for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next) {
         gen_doc(b, 0, ev->doc);
-        gen_line(b, 0, "prpc_status %s_emit_%s(prpc_conn *conn%s);", d->c_name, ev->name,
+        gen_line(b, 0, "prpc_status %s(prpc_conn *conn%s);", idlc__cname_event(g->ctx, IDLC_CN_EMIT, ev),
                  event_params(g, ev, o));
-        gen_line(b, 0, "prpc_status %s_broadcast_%s(prpc_server *server%s, size_t *sent);", d->c_name,
-                 ev->name, event_params(g, ev, o));
+        gen_line(b, 0, "prpc_status %s(prpc_server *server%s, size_t *sent);",
+                 idlc__cname_event(g->ctx, IDLC_CN_BROADCAST, ev), event_params(g, ev, o));
         gen_nl(b);
     }
 }
@@ -131,10 +135,7 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
 static void write_header(gen_ctx *g)
 {
     gen_buf *b = &g->out;
-    char *guard = idlc_sprintf(g->ctx, "PRPC_GEN_%s_SERVER_H", g->file->stem);
-    for (char *p = guard; p && *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            *p = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : '_';
+    const char *guard = idlc__cname(g->ctx, IDLC_CN_SERVER_GUARD, g->file->stem);
     gen_banner(g, idlc_sprintf(g->ctx, "Server skeletons of module %s (see piperpc/service.h).", g->module));
     gen_line(b, 0, "#ifndef %s", guard);
     gen_line(b, 0, "#define %s", guard);
@@ -173,7 +174,8 @@ static void reply_codec(gen_ctx *g, const idlc_method *m, const char *owner)
     if (!gen_has_result(m))
         return;
     if (!gen_has_outs(m)) {
-        gen_line(b, 0, "static void %s_reply_encode(prpc_encoder *enc, const void *p)", m->c_name);
+        gen_line(b, 0, "static void %s(prpc_encoder *enc, const void *p)",
+                 idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name));
         gen_line(b, 0, "{");
         gen_line(b, 1, "%s = p;", const_ptr(g, m->ret, owner, "result"));
         gen_nl(b);
@@ -182,18 +184,20 @@ static void reply_codec(gen_ctx *g, const idlc_method *m, const char *owner)
         gen_nl(b);
         return;
     }
-    gen_line(b, 0, "typedef struct %s_values {", m->c_name);
+    const char *values = idlc__cname(g->ctx, IDLC_CN_VALUES, m->c_name);
+    gen_line(b, 0, "typedef struct %s {", values);
     if (m->ret->kind != IDLC_TYPE_VOID)
         gen_line(b, 1, "%s;", const_ptr(g, m->ret, owner, "result"));
     for (const idlc_param *p = m->params; p != NULL; p = p->next)
         if (p->dir != IDLC_DIR_IN)
             gen_line(b, 1, "%s;", const_ptr(g, p->type, owner, gen_param_name(g, p->name)));
-    gen_line(b, 0, "} %s_values;", m->c_name);
+    gen_line(b, 0, "} %s;", values);
     gen_nl(b);
     gen_line(b, 0, "/* [result, outs...] */");
-    gen_line(b, 0, "static void %s_reply_encode(prpc_encoder *enc, const void *p)", m->c_name);
+    gen_line(b, 0, "static void %s(prpc_encoder *enc, const void *p)",
+             idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "const %s_values *v = p;", m->c_name);
+    gen_line(b, 1, "const %s *v = p;", values);
     gen_nl(b);
     gen_line(b, 1, "prpc_enc_array(enc, %u);", (unsigned)gen_reply_values(m));
     if (m->ret->kind != IDLC_TYPE_VOID)
@@ -213,12 +217,14 @@ static const char *addr_if_value(gen_ctx *g, const idlc_type *t, const char *nam
 static void reply_fn(gen_ctx *g, const idlc_method *m, const char *owner)
 {
     gen_buf *b = &g->out;
-    gen_line(b, 0, "prpc_status %s_reply(prpc_call *call%s)", m->c_name, reply_params(g, m, owner));
+    gen_line(b, 0, "prpc_status %s(prpc_call *call%s)",
+             idlc__cname(g->ctx, IDLC_CN_REPLY, m->c_name), reply_params(g, m, owner));
     gen_line(b, 0, "{");
     if (!gen_has_result(m)) {
         gen_line(b, 1, "return prpc_call_reply(call, NULL, NULL);");
     } else if (!gen_has_outs(m)) {
-        gen_line(b, 1, "return prpc_call_reply(call, %s_reply_encode, %s);", m->c_name,
+        gen_line(b, 1, "return prpc_call_reply(call, %s, %s);",
+                 idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name),
                  addr_if_value(g, m->ret, "result"));
     } else {
         gen_buf init = {0};
@@ -228,10 +234,11 @@ static void reply_fn(gen_ctx *g, const idlc_method *m, const char *owner)
             if (p->dir != IDLC_DIR_IN)
                 gen_printf(&init, "%s%s", init.len ? ", " : "",
                            addr_if_value(g, p->type, gen_param_name(g, p->name)));
-        gen_line(b, 1, "const %s_values values = {%s};", m->c_name, init.p);
+        gen_line(b, 1, "const %s values = {%s};", idlc__cname(g->ctx, IDLC_CN_VALUES, m->c_name), init.p);
         gen_buf_free(&init);
         gen_nl(b);
-        gen_line(b, 1, "return prpc_call_reply(call, %s_reply_encode, &values);", m->c_name);
+        gen_line(b, 1, "return prpc_call_reply(call, %s, &values);",
+                 idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name));
     }
     gen_line(b, 0, "}");
     gen_nl(b);
@@ -242,10 +249,10 @@ static void invoke_fn(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     gen_buf *b = &g->out;
     const char *o = d->module;
     bool wire = gen_wire_params(m) > 0;
-    gen_line(b, 0, "static prpc_status %s_invoke(prpc_call *call, const void *table, prpc_decoder *params)",
-             m->c_name);
+    gen_line(b, 0, "static prpc_status %s(prpc_call *call, const void *table, prpc_decoder *params)",
+             idlc__cname(g->ctx, IDLC_CN_INVOKE, m->c_name));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "const %s_ops *ops = table;", d->c_name);
+    gen_line(b, 1, "const %s *ops = table;", idlc__cname(g->ctx, IDLC_CN_OPS, d->c_name));
     if (wire)
         gen_line(b, 1, "prpc_decoder *dec = params;");
     for (const idlc_param *p = m->params; p != NULL; p = p->next)
@@ -295,7 +302,8 @@ static void invoke_fn(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
         }
         if (m->ret->kind != IDLC_TYPE_VOID)
             gen_printf(&rargs, ", %sresult", gen_by_pointer(m->ret) ? "&" : "");
-        gen_line(b, 1, "return %s_reply(call%s);", m->c_name, rargs.p ? rargs.p : "");
+        gen_line(b, 1, "return %s(call%s);",
+                 idlc__cname(g->ctx, IDLC_CN_REPLY, m->c_name), rargs.p ? rargs.p : "");
         gen_buf_free(&rargs);
     }
     gen_line(b, 0, "}");
@@ -315,15 +323,17 @@ static void event_fns(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     gen_buf *b = &g->out;
     const char *o = d->module;
     bool has = ev->params != NULL;
+    const char *args = idlc__cname(g->ctx, IDLC_CN_ARGS, ev->c_name);
     if (has) {
-        gen_line(b, 0, "typedef struct %s_args {", ev->c_name);
+        gen_line(b, 0, "typedef struct %s {", args);
         for (const idlc_param *p = ev->params; p != NULL; p = p->next)
             gen_line(b, 1, "%s;", gen_in_param(g, p->type, o, gen_param_name(g, p->name)));
-        gen_line(b, 0, "} %s_args;", ev->c_name);
+        gen_line(b, 0, "} %s;", args);
         gen_nl(b);
-        gen_line(b, 0, "static void %s_args_encode(prpc_encoder *enc, const void *p)", ev->c_name);
+        gen_line(b, 0, "static void %s(prpc_encoder *enc, const void *p)",
+                 idlc__cname(g->ctx, IDLC_CN_ARGS_ENCODE, ev->c_name));
         gen_line(b, 0, "{");
-        gen_line(b, 1, "const %s_args *a = p;", ev->c_name);
+        gen_line(b, 1, "const %s *a = p;", args);
         gen_nl(b);
         for (const idlc_param *p = ev->params; p != NULL; p = p->next) {
             const char *n = gen_param_name(g, p->name);
@@ -337,25 +347,26 @@ static void event_fns(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     gen_buf init = {0};
     for (const idlc_param *p = ev->params; p != NULL; p = p->next)
         gen_printf(&init, "%s%s", init.len ? ", " : "", gen_param_name(g, p->name));
-    const char *desc = idlc_sprintf(g->ctx, "&%s_events[%u]", d->c_name, (unsigned)event_index(d, ev));
-    const char *enc = has ? idlc_sprintf(g->ctx, "%s_args_encode", ev->c_name) : "NULL";
+    const char *desc = idlc_sprintf(g->ctx, "&%s[%u]", idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name),
+                                    (unsigned)event_index(d, ev));
+    const char *enc = has ? idlc__cname(g->ctx, IDLC_CN_ARGS_ENCODE, ev->c_name) : "NULL";
     const char *argp = has ? "&args" : "NULL";
     const char *params = event_params(g, ev, o);
 
-    gen_line(b, 0, "prpc_status %s_emit_%s(prpc_conn *conn%s)", d->c_name, ev->name, params);
+    gen_line(b, 0, "prpc_status %s(prpc_conn *conn%s)", idlc__cname_event(g->ctx, IDLC_CN_EMIT, ev), params);
     gen_line(b, 0, "{");
     if (has) {
-        gen_line(b, 1, "const %s_args args = {%s};", ev->c_name, init.p);
+        gen_line(b, 1, "const %s args = {%s};", args, init.p);
         gen_nl(b);
     }
     gen_line(b, 1, "return prpc_conn_emit(conn, %s, %s, %s);", desc, enc, argp);
     gen_line(b, 0, "}");
     gen_nl(b);
-    gen_line(b, 0, "prpc_status %s_broadcast_%s(prpc_server *server%s, size_t *sent)", d->c_name, ev->name,
-             params);
+    gen_line(b, 0, "prpc_status %s(prpc_server *server%s, size_t *sent)",
+             idlc__cname_event(g->ctx, IDLC_CN_BROADCAST, ev), params);
     gen_line(b, 0, "{");
     if (has) {
-        gen_line(b, 1, "const %s_args args = {%s};", ev->c_name, init.p);
+        gen_line(b, 1, "const %s args = {%s};", args, init.p);
         gen_nl(b);
     }
     gen_line(b, 1, "return prpc_server_broadcast(server, %s, %s, %s, sent);", desc, enc, argp);
@@ -376,8 +387,8 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
             reply_fn(g, m, o);
         }
         if (m->raises != NULL) {
-            gen_line(b, 0, "prpc_status %s_raise(prpc_call *call, %s code, const char *message)",
-                     m->c_name, m->raises->c_name);
+            gen_line(b, 0, "prpc_status %s(prpc_call *call, %s code, const char *message)",
+                     idlc__cname(g->ctx, IDLC_CN_RAISE, m->c_name), m->raises->c_name);
             gen_line(b, 0, "{");
             gen_line(b, 1, "return prpc_call_raise(call, (int64_t)code, message);");
             gen_line(b, 0, "}");
@@ -385,13 +396,15 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
         }
         invoke_fn(g, d, m);
     }
-    const char *methods = idlc_sprintf(g->ctx, "%s_server_methods", d->c_name);
+    const char *methods = idlc__cname(g->ctx, IDLC_CN_SERVER_METHODS, d->c_name);
+    const char *server_desc = idlc__cname(g->ctx, IDLC_CN_SERVER_DESC, d->c_name);
     gen_method_descs(g, d, true, methods);
-    gen_service_desc(g, d, idlc_sprintf(g->ctx, "%s_server_desc", d->c_name), methods, false);
-    gen_line(b, 0, "prpc_status %s_register(prpc_server *server, const %s_ops *ops, void *user)", d->c_name,
-             d->c_name);
+    gen_service_desc(g, d, server_desc, methods, false);
+    gen_line(b, 0, "prpc_status %s(prpc_server *server, const %s *ops, void *user)",
+             idlc__cname(g->ctx, IDLC_CN_REGISTER, d->c_name),
+             idlc__cname(g->ctx, IDLC_CN_OPS, d->c_name));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "return prpc_server_register(server, &%s_server_desc, ops, user);", d->c_name);
+    gen_line(b, 1, "return prpc_server_register(server, &%s, ops, user);", server_desc);
     gen_line(b, 0, "}");
     gen_nl(b);
     for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next)

@@ -1,23 +1,14 @@
 /* Generates <stem>.h and <stem>.c: constants, enums, structs, unions,
  * typedefs, the sequences/maps/fixed arrays they use, their encode/decode
  * functions, and the client-side descriptors of every interface. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnames.h"
 #include "generate.h"
 
 /* ------------------------------------------------------------ helpers */
-
-static const char *guard_name(gen_ctx *g, const char *suffix)
-{
-    const char *s = idlc_sprintf(g->ctx, "PRPC_GEN_%s%s", g->file->stem, suffix);
-    char *u = idlc_strdup(g->ctx, s);
-    for (char *p = u; p && *p; p++)
-        *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-    return u;
-}
 
 static bool enum_fits_int(const idlc_decl *d)
 {
@@ -128,8 +119,8 @@ static void define_ctype(def_state *s, gen_ctype *c)
     const idlc_type *t = c->type;
     if (t->kind == IDLC_TYPE_ARRAY)
         define_member_deps(s, t->elem, c->owner);
-    gen_line(&g->out, 0, "#ifndef %s_DEFINED", c->name);
-    gen_line(&g->out, 0, "#define %s_DEFINED", c->name);
+    gen_line(&g->out, 0, "#ifndef %s", idlc__cname(g->ctx, IDLC_CN_DEFINED, c->name));
+    gen_line(&g->out, 0, "#define %s", idlc__cname(g->ctx, IDLC_CN_DEFINED, c->name));
     switch (t->kind) {
     case IDLC_TYPE_ARRAY:
         gen_line(&g->out, 0, "struct %s {", c->name);
@@ -139,7 +130,7 @@ static void define_ctype(def_state *s, gen_ctype *c)
         break;
     case IDLC_TYPE_MAP:
         gen_line(&g->out, 0, "struct %s {", c->name);
-        gen_line(&g->out, 1, "struct %s_entry *items;", c->name);
+        gen_line(&g->out, 1, "struct %s *items;", idlc__cname(g->ctx, IDLC_CN_ENTRY, c->name));
         gen_line(&g->out, 1, "uint32_t count;");
         gen_line(&g->out, 0, "};");
         break;
@@ -229,10 +220,13 @@ static void header_enum(gen_ctx *g, const idlc_decl *d)
     }
     gen_nl(&g->out);
     gen_line(&g->out, 0, "/* Values that are not enumerators are refused both ways. */");
-    gen_line(&g->out, 0, "void %s_encode(prpc_encoder *enc, const %s *v);", d->c_name, d->c_name);
-    gen_line(&g->out, 0, "void %s_decode(prpc_decoder *dec, %s *v);", d->c_name, d->c_name);
+    gen_line(&g->out, 0, "void %s(prpc_encoder *enc, const %s *v);",
+             idlc__cname(g->ctx, IDLC_CN_ENCODE, d->c_name), d->c_name);
+    gen_line(&g->out, 0, "void %s(prpc_decoder *dec, %s *v);",
+             idlc__cname(g->ctx, IDLC_CN_DECODE, d->c_name), d->c_name);
     gen_line(&g->out, 0, "/* The enumerator's IDL name, or NULL for another value. */");
-    gen_line(&g->out, 0, "const char *%s_name(%s v);", d->c_name, d->c_name);
+    gen_line(&g->out, 0, "const char *%s(%s v);",
+             idlc__cname(g->ctx, IDLC_CN_ENUM_NAME, d->c_name), d->c_name);
     gen_nl(&g->out);
 }
 
@@ -277,25 +271,29 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
     uint32_t nm = count_list(d->u.interface_.methods);
     uint32_t ne = count_list(d->u.interface_.events);
     gen_doc(&g->out, 0, d->doc);
-    gen_line(&g->out, 0, "#define %s_VERSION_MAJOR %u", d->c_name, (unsigned)d->u.interface_.version_major);
-    gen_line(&g->out, 0, "#define %s_VERSION_MINOR %u", d->c_name, (unsigned)d->u.interface_.version_minor);
+    gen_line(&g->out, 0, "#define %s %u",
+             idlc__cname(g->ctx, IDLC_CN_VERSION_MAJOR, d->c_name), (unsigned)d->u.interface_.version_major);
+    gen_line(&g->out, 0, "#define %s %u",
+             idlc__cname(g->ctx, IDLC_CN_VERSION_MINOR, d->c_name), (unsigned)d->u.interface_.version_minor);
     gen_line(&g->out, 0, "/* FNV-1a 64 of the interface's structure (docs/generated-code.md). */");
-    gen_line(&g->out, 0, "#define %s_SIGNATURE_HASH UINT64_C(0x%016llx)", d->c_name,
-             (unsigned long long)gen_fnv1a64(canon));
-    gen_line(&g->out, 0, "#define %s_METHOD_COUNT %u", d->c_name, (unsigned)nm);
-    gen_line(&g->out, 0, "#define %s_EVENT_COUNT %u", d->c_name, (unsigned)ne);
+    gen_line(&g->out, 0, "#define %s UINT64_C(0x%016llx)",
+             idlc__cname(g->ctx, IDLC_CN_SIGNATURE_HASH, d->c_name), (unsigned long long)gen_fnv1a64(canon));
+    gen_line(&g->out, 0, "#define %s %u", idlc__cname(g->ctx, IDLC_CN_METHOD_COUNT, d->c_name), (unsigned)nm);
+    gen_line(&g->out, 0, "#define %s %u", idlc__cname(g->ctx, IDLC_CN_EVENT_COUNT, d->c_name), (unsigned)ne);
     if (nm > 0)
-        gen_line(&g->out, 0, "extern const prpc_method_desc %s_methods[%u];", d->c_name, (unsigned)nm);
+        gen_line(&g->out, 0, "extern const prpc_method_desc %s[%u];",
+                 idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name), (unsigned)nm);
     if (ne > 0)
-        gen_line(&g->out, 0, "extern const prpc_event_desc %s_events[%u];", d->c_name, (unsigned)ne);
+        gen_line(&g->out, 0, "extern const prpc_event_desc %s[%u];",
+                 idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name), (unsigned)ne);
     gen_line(&g->out, 0, "/* The client's view: method descriptors without server glue. */");
-    gen_line(&g->out, 0, "extern const prpc_service_desc %s_desc;", d->c_name);
+    gen_line(&g->out, 0, "extern const prpc_service_desc %s;", idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name));
     gen_nl(&g->out);
 }
 
 static void write_header(gen_ctx *g)
 {
-    const char *guard = guard_name(g, "_H");
+    const char *guard = idlc__cname(g->ctx, IDLC_CN_HEADER_GUARD, g->file->stem);
     gen_banner(g, idlc_sprintf(g->ctx, "Types, codecs and descriptors of module %s.", g->module));
     gen_line(&g->out, 0, "#ifndef %s", guard);
     gen_line(&g->out, 0, "#define %s", guard);
@@ -384,9 +382,10 @@ static void write_header(gen_ctx *g)
         if (!any)
             gen_line(&g->out, 0, "/* ---- forward declarations */\n");
         gen_line(&g->out, 0, "typedef struct %s %s;", own.items[i].name, own.items[i].name);
-        if (own.items[i].type->kind == IDLC_TYPE_MAP)
-            gen_line(&g->out, 0, "typedef struct %s_entry %s_entry;", own.items[i].name,
-                     own.items[i].name);
+        if (own.items[i].type->kind == IDLC_TYPE_MAP) {
+            const char *entry = idlc__cname(g->ctx, IDLC_CN_ENTRY, own.items[i].name);
+            gen_line(&g->out, 0, "typedef struct %s %s;", entry, entry);
+        }
         any = true;
     }
     if (any)
@@ -432,9 +431,9 @@ static void write_header(gen_ctx *g)
             continue;
         define_member_deps(&s, c->type->key, c->owner);
         define_member_deps(&s, c->type->elem, c->owner);
-        gen_line(&g->out, 0, "#ifndef %s_entry_DEFINED", c->name);
-        gen_line(&g->out, 0, "#define %s_entry_DEFINED", c->name);
-        gen_line(&g->out, 0, "struct %s_entry {", c->name);
+        gen_line(&g->out, 0, "#ifndef %s", idlc__cname(g->ctx, IDLC_CN_ENTRY_DEFINED, c->name));
+        gen_line(&g->out, 0, "#define %s", idlc__cname(g->ctx, IDLC_CN_ENTRY_DEFINED, c->name));
+        gen_line(&g->out, 0, "struct %s {", idlc__cname(g->ctx, IDLC_CN_ENTRY, c->name));
         gen_line(&g->out, 1, "%s;", gen_decl(g, gen_ctype_of(g, c->type->key, c->owner), "key"));
         gen_line(&g->out, 1, "%s;", gen_decl(g, gen_ctype_of(g, c->type->elem, c->owner), "value"));
         gen_line(&g->out, 0, "};");
@@ -449,8 +448,10 @@ static void write_header(gen_ctx *g)
         if (d->kind == IDLC_DECL_STRUCT || d->kind == IDLC_DECL_UNION) {
             if (!any)
                 gen_line(&g->out, 0, "/* ---- codecs: a struct is an array of its fields, a union [tag, value] */\n");
-            gen_line(&g->out, 0, "void %s_encode(prpc_encoder *enc, const %s *v);", d->c_name, d->c_name);
-            gen_line(&g->out, 0, "void %s_decode(prpc_decoder *dec, %s *v);", d->c_name, d->c_name);
+            gen_line(&g->out, 0, "void %s(prpc_encoder *enc, const %s *v);",
+                     idlc__cname(g->ctx, IDLC_CN_ENCODE, d->c_name), d->c_name);
+            gen_line(&g->out, 0, "void %s(prpc_decoder *dec, %s *v);",
+                     idlc__cname(g->ctx, IDLC_CN_DECODE, d->c_name), d->c_name);
             any = true;
         }
     }
@@ -481,7 +482,8 @@ static void write_header(gen_ctx *g)
 static void source_enum(gen_ctx *g, const idlc_decl *d)
 {
     gen_buf *b = &g->out;
-    gen_line(b, 0, "void %s_encode(prpc_encoder *enc, const %s *v)", d->c_name, d->c_name);
+    gen_line(b, 0, "void %s(prpc_encoder *enc, const %s *v)",
+             idlc__cname(g->ctx, IDLC_CN_ENCODE, d->c_name), d->c_name);
     gen_line(b, 0, "{");
     gen_line(b, 1, "switch (*v) {");
     for (const idlc_enumerator *e = d->u.enum_.items; e != NULL; e = e->next)
@@ -496,7 +498,8 @@ static void source_enum(gen_ctx *g, const idlc_decl *d)
     gen_line(b, 1, "}");
     gen_line(b, 0, "}");
     gen_nl(b);
-    gen_line(b, 0, "void %s_decode(prpc_decoder *dec, %s *v)", d->c_name, d->c_name);
+    gen_line(b, 0, "void %s(prpc_decoder *dec, %s *v)",
+             idlc__cname(g->ctx, IDLC_CN_DECODE, d->c_name), d->c_name);
     gen_line(b, 0, "{");
     gen_line(b, 1, "int64_t x = 0;");
     gen_nl(b);
@@ -516,7 +519,7 @@ static void source_enum(gen_ctx *g, const idlc_decl *d)
     gen_line(b, 1, "}");
     gen_line(b, 0, "}");
     gen_nl(b);
-    gen_line(b, 0, "const char *%s_name(%s v)", d->c_name, d->c_name);
+    gen_line(b, 0, "const char *%s(%s v)", idlc__cname(g->ctx, IDLC_CN_ENUM_NAME, d->c_name), d->c_name);
     gen_line(b, 0, "{");
     if (enum_fits_int(d)) {
         gen_line(b, 1, "switch (v) {");
@@ -553,7 +556,8 @@ static void source_struct(gen_ctx *g, const idlc_decl *d)
             required = n;
     }
 
-    gen_line(b, 0, "void %s_encode(prpc_encoder *enc, const %s *v)", d->c_name, d->c_name);
+    gen_line(b, 0, "void %s(prpc_encoder *enc, const %s *v)",
+             idlc__cname(g->ctx, IDLC_CN_ENCODE, d->c_name), d->c_name);
     gen_line(b, 0, "{");
     if (n == 0)
         gen_line(b, 1, "(void)v;");
@@ -563,7 +567,8 @@ static void source_struct(gen_ctx *g, const idlc_decl *d)
     gen_line(b, 0, "}");
     gen_nl(b);
 
-    gen_line(b, 0, "void %s_decode(prpc_decoder *dec, %s *v)", d->c_name, d->c_name);
+    gen_line(b, 0, "void %s(prpc_decoder *dec, %s *v)",
+             idlc__cname(g->ctx, IDLC_CN_DECODE, d->c_name), d->c_name);
     gen_line(b, 0, "{");
     gen_line(b, 1, "uint32_t n = 0;");
     gen_nl(b);
@@ -610,11 +615,12 @@ static void source_union(gen_ctx *g, const idlc_decl *d)
         }
     }
 
-    gen_line(b, 0, "void %s_encode(prpc_encoder *enc, const %s *v)", d->c_name, d->c_name);
+    gen_line(b, 0, "void %s(prpc_encoder *enc, const %s *v)",
+             idlc__cname(g->ctx, IDLC_CN_ENCODE, d->c_name), d->c_name);
     gen_line(b, 0, "{");
     gen_line(b, 1, "prpc_enc_array(enc, 2);");
     if (disc != NULL)
-        gen_line(b, 1, "%s_encode(enc, &v->tag);", dname);
+        gen_line(b, 1, "%s(enc, &v->tag);", idlc__cname(g->ctx, IDLC_CN_ENCODE, dname));
     else
         gen_line(b, 1, "prpc_enc_int(enc, v->tag);");
     gen_line(b, 1, "switch (v->tag) {");
@@ -631,12 +637,13 @@ static void source_union(gen_ctx *g, const idlc_decl *d)
     gen_line(b, 0, "}");
     gen_nl(b);
 
-    gen_line(b, 0, "void %s_decode(prpc_decoder *dec, %s *v)", d->c_name, d->c_name);
+    gen_line(b, 0, "void %s(prpc_decoder *dec, %s *v)",
+             idlc__cname(g->ctx, IDLC_CN_DECODE, d->c_name), d->c_name);
     gen_line(b, 0, "{");
     gen_line(b, 1, "memset(v, 0, sizeof *v);");
     gen_line(b, 1, "prpc_dec_array_exact(dec, 2);");
     if (disc != NULL)
-        gen_line(b, 1, "%s_decode(dec, &v->tag);", dname);
+        gen_line(b, 1, "%s(dec, &v->tag);", idlc__cname(g->ctx, IDLC_CN_DECODE, dname));
     else
         gen_line(b, 1, "prpc_dec_i32(dec, &v->tag);");
     gen_line(b, 1, "if (prpc_dec_status(dec) != PRPC_OK)");
@@ -690,7 +697,7 @@ void gen_method_descs(gen_ctx *g, const idlc_decl *d, bool with_invoke, const ch
         gen_line(b, 2, ".timeout_ms = %u,", (unsigned)m->attrs.timeout_ms);
         gen_line(b, 2, ".nparams = %u,", (unsigned)gen_wire_params(m));
         if (with_invoke)
-            gen_line(b, 2, ".invoke = %s_invoke,", m->c_name);
+            gen_line(b, 2, ".invoke = %s,", idlc__cname(g->ctx, IDLC_CN_INVOKE, m->c_name));
         else
             gen_line(b, 2, ".invoke = NULL,");
         gen_line(b, 1, "},");
@@ -710,12 +717,12 @@ void gen_service_desc(gen_ctx *g, const idlc_decl *d, const char *name, const ch
     gen_line(b, 1, ".name = %s,", gen_cstring(g, d->name));
     gen_line(b, 1, ".full_name = %s,", gen_cstring(g, d->qualified_name));
     gen_line(b, 1, ".doc = %s,", gen_cstring(g, d->doc));
-    gen_line(b, 1, ".version_major = %s_VERSION_MAJOR,", d->c_name);
-    gen_line(b, 1, ".version_minor = %s_VERSION_MINOR,", d->c_name);
-    gen_line(b, 1, ".signature_hash = %s_SIGNATURE_HASH,", d->c_name);
+    gen_line(b, 1, ".version_major = %s,", idlc__cname(g->ctx, IDLC_CN_VERSION_MAJOR, d->c_name));
+    gen_line(b, 1, ".version_minor = %s,", idlc__cname(g->ctx, IDLC_CN_VERSION_MINOR, d->c_name));
+    gen_line(b, 1, ".signature_hash = %s,", idlc__cname(g->ctx, IDLC_CN_SIGNATURE_HASH, d->c_name));
     gen_line(b, 1, ".methods = %s,", nm ? methods : "NULL");
     gen_line(b, 1, ".nmethods = %u,", (unsigned)nm);
-    gen_line(b, 1, ".events = %s,", ne ? idlc_sprintf(g->ctx, "%s_events", d->c_name) : "NULL");
+    gen_line(b, 1, ".events = %s,", ne ? idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name) : "NULL");
     gen_line(b, 1, ".nevents = %u,", (unsigned)ne);
     gen_line(b, 0, "};");
     gen_nl(b);
@@ -726,10 +733,11 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
     gen_buf *b = &g->out;
     gen_line(b, 0, "/* ---- %s */", d->qualified_name);
     gen_nl(b);
-    gen_method_descs(g, d, false, idlc_sprintf(g->ctx, "%s_methods", d->c_name));
+    gen_method_descs(g, d, false, idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name));
     uint32_t ne = count_list(d->u.interface_.events);
     if (ne > 0) {
-        gen_line(b, 0, "const prpc_event_desc %s_events[%u] = {", d->c_name, (unsigned)ne);
+        gen_line(b, 0, "const prpc_event_desc %s[%u] = {",
+                 idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name), (unsigned)ne);
         for (const idlc_method *m = d->u.interface_.events; m != NULL; m = m->next) {
             gen_line(b, 1, "{");
             gen_line(b, 2, ".name = %s,", gen_cstring(g, m->name));
@@ -742,8 +750,8 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
         gen_line(b, 0, "};");
         gen_nl(b);
     }
-    gen_service_desc(g, d, idlc_sprintf(g->ctx, "%s_desc", d->c_name),
-                     idlc_sprintf(g->ctx, "%s_methods", d->c_name), false);
+    gen_service_desc(g, d, idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name),
+                     idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name), false);
 }
 
 static void write_source(gen_ctx *g)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnames.h"
 #include "generate.h"
 
 /* -------------------------------------------------------------- buffer */
@@ -57,16 +58,7 @@ const char *gen_basename(const char *path)
 
 const idlc_type *gen_resolve(const idlc_type *t, const char **owner)
 {
-    /* Bounded: the checker rejects typedef cycles, but a generator must
-     * never loop on a tree it is handed. */
-    for (int guard = 0; guard < 1000 && t != NULL && t->kind == IDLC_TYPE_NAMED &&
-                        t->target != NULL && t->target->kind == IDLC_DECL_TYPEDEF;
-         guard++) {
-        if (owner != NULL)
-            *owner = t->target->module;
-        t = t->target->u.typedef_.type;
-    }
-    return t;
+    return idlc__cname_resolve(t, owner);
 }
 
 const idlc_decl *gen_named(const idlc_type *t)
@@ -81,38 +73,9 @@ bool gen_is_constructed(const idlc_type *t)
            t->kind == IDLC_TYPE_ARRAY;
 }
 
-/* A name fragment for a type inside a constructed type's name. */
-static const char *mangle(gen_ctx *g, const idlc_type *t, const char *owner)
-{
-    switch (t->kind) {
-    case IDLC_TYPE_NAMED:
-        if (t->target == NULL)
-            return "unresolved";
-        if (owner != NULL && t->target->module != NULL && strcmp(t->target->module, owner) == 0)
-            return t->target->name;
-        return idlc_sprintf(g->ctx, "%s_%s", t->target->module, t->target->name);
-    case IDLC_TYPE_SEQUENCE:
-        if (t->size > 0)
-            return idlc_sprintf(g->ctx, "seq%llu_%s", (unsigned long long)t->size,
-                                mangle(g, t->elem, owner));
-        return idlc_sprintf(g->ctx, "seq_%s", mangle(g, t->elem, owner));
-    case IDLC_TYPE_MAP:
-        return idlc_sprintf(g->ctx, "map_%s_%s", mangle(g, t->key, owner),
-                            mangle(g, t->elem, owner));
-    case IDLC_TYPE_OPTIONAL:
-        return idlc_sprintf(g->ctx, "opt_%s", mangle(g, t->elem, owner));
-    case IDLC_TYPE_ARRAY:
-        return idlc_sprintf(g->ctx, "arr%llu_%s", (unsigned long long)t->size,
-                            mangle(g, t->elem, owner));
-    default:
-        return idlc_type_kind_name(t->kind);
-    }
-}
-
 const char *gen_constructed_name(gen_ctx *g, const idlc_type *t, const char *owner)
 {
-    t = gen_resolve(t, &owner);
-    return idlc_sprintf(g->ctx, "%s_%s", owner, mangle(g, t, owner));
+    return idlc__cname_type(g->ctx, t, owner);
 }
 
 static const char *scalar_ctype(idlc_type_kind k)
@@ -151,7 +114,7 @@ const char *gen_ctype_of(gen_ctx *g, const idlc_type *t, const char *owner)
     case IDLC_TYPE_SEQUENCE:
     case IDLC_TYPE_MAP:
     case IDLC_TYPE_ARRAY:
-        return idlc_sprintf(g->ctx, "%s_%s", owner, mangle(g, t, owner));
+        return idlc__cname_type(g->ctx, t, owner);
     case IDLC_TYPE_OPTIONAL: {
         /* optional<string> is a plain string pointer (NULL = absent); any
          * other optional<T> is a T * into the arena. */
@@ -388,12 +351,12 @@ void gen_encode(gen_ctx *g, int ind, const idlc_type *t, const char *owner, cons
         gen_line(b, ind, "prpc_enc_any(enc, %s);", xv);
         break;
     case IDLC_TYPE_NAMED:
-        gen_line(b, ind, "%s_encode(enc, %s);", t->target->c_name, gen_addr(g, x));
+        gen_line(b, ind, "%s(enc, %s);", idlc__cname(g->ctx, IDLC_CN_ENCODE, t->target->c_name), gen_addr(g, x));
         break;
     case IDLC_TYPE_SEQUENCE:
     case IDLC_TYPE_MAP:
     case IDLC_TYPE_ARRAY:
-        gen_line(b, ind, "%s_encode(enc, %s);", gen_constructed_name(g, t, owner),
+        gen_line(b, ind, "%s(enc, %s);", idlc__cname(g->ctx, IDLC_CN_ENCODE, gen_constructed_name(g, t, owner)),
                  gen_addr(g, x));
         break;
     case IDLC_TYPE_OPTIONAL:
@@ -437,12 +400,12 @@ void gen_decode(gen_ctx *g, int ind, const idlc_type *t, const char *owner, cons
         gen_line(b, ind, "prpc_dec_any(dec, %s);", gen_addr(g, x));
         break;
     case IDLC_TYPE_NAMED:
-        gen_line(b, ind, "%s_decode(dec, %s);", t->target->c_name, gen_addr(g, x));
+        gen_line(b, ind, "%s(dec, %s);", idlc__cname(g->ctx, IDLC_CN_DECODE, t->target->c_name), gen_addr(g, x));
         break;
     case IDLC_TYPE_SEQUENCE:
     case IDLC_TYPE_MAP:
     case IDLC_TYPE_ARRAY:
-        gen_line(b, ind, "%s_decode(dec, %s);", gen_constructed_name(g, t, owner),
+        gen_line(b, ind, "%s(dec, %s);", idlc__cname(g->ctx, IDLC_CN_DECODE, gen_constructed_name(g, t, owner)),
                  gen_addr(g, x));
         break;
     case IDLC_TYPE_OPTIONAL:
@@ -530,11 +493,11 @@ void gen_collect(gen_ctx *g, gen_ctype_set *set, const idlc_type *t, const char 
 static void codec_protos(gen_ctx *g, const gen_ctype *c)
 {
     if (c->dirs & GEN_ENC)
-        gen_line(&g->out, 0, "static void %s_encode(prpc_encoder *enc, const %s *v);", c->name,
-                 c->name);
+        gen_line(&g->out, 0, "static void %s(prpc_encoder *enc, const %s *v);",
+                 idlc__cname(g->ctx, IDLC_CN_ENCODE, c->name), c->name);
     if (c->dirs & GEN_DEC)
-        gen_line(&g->out, 0, "static void %s_decode(prpc_decoder *dec, %s *v);", c->name,
-                 c->name);
+        gen_line(&g->out, 0, "static void %s(prpc_decoder *dec, %s *v);",
+                 idlc__cname(g->ctx, IDLC_CN_DECODE, c->name), c->name);
 }
 
 static void codec_bodies(gen_ctx *g, const gen_ctype *c)
@@ -546,7 +509,8 @@ static void codec_bodies(gen_ctx *g, const gen_ctype *c)
 
     if (!(c->dirs & GEN_ENC))
         goto decode;
-    gen_line(b, 0, "static void %s_encode(prpc_encoder *enc, const %s *v)", c->name, c->name);
+    gen_line(b, 0, "static void %s(prpc_encoder *enc, const %s *v)", idlc__cname(g->ctx, IDLC_CN_ENCODE, c->name),
+             c->name);
     gen_line(b, 0, "{");
     if (t->kind == IDLC_TYPE_ARRAY) {
         gen_line(b, 1, "prpc_enc_array(enc, %llu);", (unsigned long long)t->size);
@@ -582,7 +546,8 @@ static void codec_bodies(gen_ctx *g, const gen_ctype *c)
 decode:
     if (!(c->dirs & GEN_DEC))
         return;
-    gen_line(b, 0, "static void %s_decode(prpc_decoder *dec, %s *v)", c->name, c->name);
+    gen_line(b, 0, "static void %s(prpc_decoder *dec, %s *v)", idlc__cname(g->ctx, IDLC_CN_DECODE, c->name),
+             c->name);
     gen_line(b, 0, "{");
     if (t->kind == IDLC_TYPE_ARRAY) {
         gen_line(b, 1, "prpc_dec_array_exact(dec, %llu);", (unsigned long long)t->size);
@@ -603,7 +568,7 @@ decode:
             gen_line(b, 1, "}");
         }
         const char *item_ct =
-            map ? idlc_sprintf(g->ctx, "%s_entry", c->name) : elem_ct;
+            map ? idlc__cname(g->ctx, IDLC_CN_ENTRY, c->name) : elem_ct;
         gen_line(b, 1, "v->items = prpc_dec_alloc_array(dec, n, sizeof *v->items, _Alignof(%s));",
                  item_ct);
         gen_line(b, 1, "if (v->items == NULL)");
