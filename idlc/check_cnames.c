@@ -1,7 +1,10 @@
 /* The C-name clash check: every declaration, member, constructed type and
  * file claims the C names the generators give it (cnames.h spells them for
  * both), so two IDL names that would become one C name are reported here
- * rather than as a C compile error. */
+ * rather than as a C compile error. A field, union case, method or
+ * parameter, whose name reaches the C code as it is, may not take a claimed
+ * name either: a macro of that name would replace it, and a parameter would
+ * hide the function or type it names. */
 #include <stdio.h>
 #include <string.h>
 
@@ -132,6 +135,16 @@ static void claim_constructed(claims *cl, const idlc_type *t, const char *module
     claim_constructed(cl, t->elem, module, depth + 1);
 }
 
+/* A name that reaches the C code as it is: no claimed C name. */
+static void check_member(claims *cl, const char *name, const idlc_loc *loc, const char *what, const char *owner_what)
+{
+    const cname_entry *e = idlc__table_get(&cl->names, name);
+    if (!e)
+        return;
+    idlc_error(cl->ck->ctx, loc, "%s '%s' of %s is named like the C name of %s", what, name, owner_what, e->what);
+    idlc_note(cl->ck->ctx, &e->loc, "%s", e->note);
+}
+
 static const char *decl_what(idlc_ctx *ctx, const idlc_decl *d)
 {
     return idlc_sprintf(ctx, "%s '%s'", idlc__decl_kind_name(d->kind), d->qualified_name);
@@ -228,11 +241,41 @@ static void claim_derived_names(claims *cl)
     }
 }
 
+/* Fields, union cases, methods (members of the ops table) and parameters. */
+static void check_members(claims *cl)
+{
+    idlc_ctx *ctx = cl->ck->ctx;
+    for (idlc_file *f = ctx->files; f && !ctx->oom; f = f->next) {
+        for (idlc_decl *d = f->decls; d; d = d->next) {
+            const char *what = decl_what(ctx, d);
+            if (d->kind == IDLC_DECL_STRUCT)
+                for (idlc_field *fl = d->u.struct_.fields; fl; fl = fl->next)
+                    check_member(cl, fl->name, &fl->loc, "field", what);
+            if (d->kind == IDLC_DECL_UNION)
+                for (idlc_union_case *c = d->u.union_.cases; c; c = c->next)
+                    check_member(cl, c->name, &c->loc, "union case", what);
+            if (d->kind != IDLC_DECL_INTERFACE)
+                continue;
+            for (int pass = 0; pass < 2; pass++) {
+                for (idlc_method *m = pass ? d->u.interface_.events : d->u.interface_.methods; m; m = m->next) {
+                    if (!m->is_event)
+                        check_member(cl, m->name, &m->loc, "method", what);
+                    const char *q;
+                    const char *mwhat = member_what(ctx, d, m, &q);
+                    for (idlc_param *p = m->params; p; p = p->next)
+                        check_member(cl, p->name, &p->loc, "parameter", mwhat);
+                }
+            }
+        }
+    }
+}
+
 void idlc__check_cnames(checker *ck)
 {
     claims cl = {ck, {0}};
     idlc__table_init(&cl.names, false);
     claim_declared_names(&cl);
     claim_derived_names(&cl);
+    check_members(&cl);
     idlc__table_free(&cl.names);
 }
