@@ -797,7 +797,11 @@ idlc_result idlc_check(idlc_ctx *ctx)
                 idlc_note(ctx, &first->loc, "module declared here");
             }
             check_ident(ck, f->module, &f->module_loc, "a module");
+            /* The runtime's own names start with prpc_ and PRPC_: a module
+             * PRPC_VERSION with a constant MAJOR would redefine one, and
+             * the generated include guards are PRPC_GEN_... */
             if (strcmp(f->module, "prpc") == 0 || strcmp(f->module, "PRPC") == 0 ||
+                strncmp(f->module, "prpc_", 5) == 0 || strncmp(f->module, "PRPC_", 5) == 0 ||
                 strcmp(f->module, "rpc") == 0 || strcmp(f->module, "piperpc") == 0)
                 idlc_error(ctx, &f->module_loc, "module name '%s' is reserved for the framework", f->module);
         }
