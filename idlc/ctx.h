@@ -50,9 +50,8 @@ struct idlc_ctx {
     bool oom;
 
     unsigned errors;
-    unsigned warnings;
     bool capped;            /* "too many errors" was printed */
-    bool last_printed;      /* the last error/warning was printed: its notes may be */
+    bool last_printed;      /* the last error was printed: its notes may be */
 
     char **include_dirs;    /* arena strings */
     size_t include_count;

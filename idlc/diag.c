@@ -9,7 +9,7 @@
 #include "ctx.h"
 #include "text.h"
 
-/* A growable text buffer for one diagnostic. */
+/* Hands one whole diagnostic to the callback, or to stderr without one. */
 static void emit(idlc_ctx *ctx, const char *text)
 {
     if (ctx->opts.diag)
@@ -70,7 +70,7 @@ static void report(idlc_ctx *ctx, const char *kind, const idlc_loc *loc, const c
     idlc_text_free(&b);
 }
 
-void idlc_verror(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, va_list ap)
+void idlc_error(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, ...)
 {
     ctx->errors++;
     if (ctx->errors > ctx->max_errors) {
@@ -85,28 +85,9 @@ void idlc_verror(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, va_list ap
         return;
     }
     ctx->last_printed = true;
+    va_list ap;
+    va_start(ap, fmt);
     report(ctx, "error", loc, fmt, ap);
-}
-
-void idlc_error(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    idlc_verror(ctx, loc, fmt, ap);
-    va_end(ap);
-}
-
-void idlc_warning(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, ...)
-{
-    ctx->warnings++;
-    if (ctx->capped) {
-        ctx->last_printed = false;
-        return;
-    }
-    ctx->last_printed = true;
-    va_list ap;
-    va_start(ap, fmt);
-    report(ctx, "warning", loc, fmt, ap);
     va_end(ap);
 }
 

@@ -61,12 +61,6 @@ const idlc_type *gen_resolve(const idlc_type *t, const char **owner)
     return idlc__cname_resolve(t, owner);
 }
 
-const idlc_decl *gen_named(const idlc_type *t)
-{
-    t = gen_resolve(t, NULL);
-    return t != NULL && t->kind == IDLC_TYPE_NAMED ? t->target : NULL;
-}
-
 bool gen_is_constructed(const idlc_type *t)
 {
     return t->kind == IDLC_TYPE_SEQUENCE || t->kind == IDLC_TYPE_MAP ||

@@ -67,9 +67,6 @@ const char *gen_basename(const char *path);
  * writes them). */
 const idlc_type *gen_resolve(const idlc_type *t, const char **owner);
 
-/* The decl a type names after typedefs (struct, union, enum), or NULL. */
-const idlc_decl *gen_named(const idlc_type *t);
-
 /* True for sequences, maps and fixed arrays (types with generated codecs
  * that are not declarations). */
 bool gen_is_constructed(const idlc_type *t);

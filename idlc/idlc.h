@@ -13,7 +13,6 @@
 #ifndef IDLC_IDLC_H
 #define IDLC_IDLC_H
 
-#include <stdarg.h>
 #include <stddef.h>
 
 #include "ast.h"
@@ -37,7 +36,6 @@ typedef struct idlc_options {
     idlc_diag_fn diag;      /* NULL: write diagnostics to stderr */
     void *diag_user;
     unsigned max_errors;    /* stop reporting after this many errors; 0 = 20 */
-    int color;              /* reserved; diagnostics are plain text */
     int no_import_files;    /* report every import as not found instead of
                              * reading it (for fuzzing from memory) */
 } idlc_options;
@@ -82,8 +80,6 @@ idlc_result idlc_check(idlc_ctx *ctx);
 #endif
 void idlc_error(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, ...) IDLC_PRINTF(3, 4);
 void idlc_note(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, ...) IDLC_PRINTF(3, 4);
-void idlc_warning(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, ...) IDLC_PRINTF(3, 4);
-void idlc_verror(idlc_ctx *ctx, const idlc_loc *loc, const char *fmt, va_list ap) IDLC_PRINTF(3, 0);
 unsigned idlc_error_count(const idlc_ctx *ctx);
 
 /* Every file read, in reading order (main files and their imports); follow
