@@ -4,7 +4,8 @@
  * rather than as a C compile error. A field, union case, method or
  * parameter, whose name reaches the C code as it is, may not take a claimed
  * name either: a macro of that name would replace it, and a parameter would
- * hide the function or type it names. */
+ * hide the function or type it names. Nor may two parameters of one method
+ * meet once the generator has renamed one ("user" is "user_" in C). */
 #include <stdio.h>
 #include <string.h>
 
@@ -145,6 +146,32 @@ static void check_member(claims *cl, const char *name, const idlc_loc *loc, cons
     idlc_note(cl->ck->ctx, &e->loc, "%s", e->note);
 }
 
+/* A method's or event's parameters by their C names, which differ from
+ * the IDL ones where the generated functions use the name themselves
+ * ("user" is "user_"): two may not meet, and none may be a claimed name. */
+static void check_params(claims *cl, const idlc_method *m, const char *mwhat)
+{
+    idlc_ctx *ctx = cl->ck->ctx;
+    idlc_table seen;
+    idlc__table_init(&seen, false);
+    for (idlc_param *p = m->params; p; p = p->next) {
+        const char *cname = idlc__cname_param(ctx, p->name);
+        if (!cname)
+            break;
+        check_member(cl, cname, &p->loc, "parameter", mwhat);
+        bool oom = false;
+        const idlc_param *first = idlc__table_put(&seen, cname, p, &oom);
+        if (oom)
+            ctx->oom = true;
+        if (first && strcmp(first->name, p->name) != 0) {
+            idlc_error(ctx, &p->loc, "parameters '%s' and '%s' of %s both become '%s' in C", first->name, p->name,
+                       mwhat, cname);
+            idlc_note(ctx, &first->loc, "parameter '%s' declared here", first->name);
+        }
+    }
+    idlc__table_free(&seen);
+}
+
 static const char *decl_what(idlc_ctx *ctx, const idlc_decl *d)
 {
     return idlc_sprintf(ctx, "%s '%s'", idlc__decl_kind_name(d->kind), d->qualified_name);
@@ -262,8 +289,7 @@ static void check_members(claims *cl)
                         check_member(cl, m->name, &m->loc, "method", what);
                     const char *q;
                     const char *mwhat = member_what(ctx, d, m, &q);
-                    for (idlc_param *p = m->params; p; p = p->next)
-                        check_member(cl, p->name, &p->loc, "parameter", mwhat);
+                    check_params(cl, m, mwhat);
                 }
             }
         }

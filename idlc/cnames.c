@@ -86,6 +86,21 @@ const char *idlc__cname_member(idlc_ctx *ctx, const char *parent, const char *na
     return idlc_sprintf(ctx, "%s_%s", parent, name);
 }
 
+/* The names the generated functions give their own parameters and locals. */
+static const char *const function_locals[] = {
+    "args", "arena", "call", "cb", "client", "conn", "d", "dec", "enc", "error", "handler",
+    "opts", "ops", "outs", "p", "params", "r", "result", "sent", "server", "st", "status",
+    "table", "user", "values",
+};
+
+const char *idlc__cname_param(idlc_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < sizeof function_locals / sizeof function_locals[0]; i++)
+        if (strcmp(name, function_locals[i]) == 0)
+            return idlc_sprintf(ctx, "%s_", name);
+    return name;
+}
+
 const char *idlc__cname(idlc_ctx *ctx, idlc_cname_kind which, const char *base)
 {
     if ((unsigned)which >= IDLC_CN_KIND_COUNT || is_event_kind(which) || !base)

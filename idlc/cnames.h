@@ -1,9 +1,10 @@
-/* Every C identifier that generated code declares at file scope, derived
- * from IDL names in this one place. The generators (gen_*.c) spell each name
- * through these functions, and the checker (check_cnames.c) claims every name
- * each owner can produce, through the same functions. So two IDL names that
- * would become one C name are an IDL error, never a C compile error, and the
- * two cannot drift apart. docs/idl.md ("C names") lists the names for users. */
+/* Every C identifier that generated code declares at file scope, and the
+ * names of its functions' parameters, derived from IDL names in this one
+ * place. The generators (gen_*.c) spell each name through these functions,
+ * and the checker (check_cnames.c) claims every name each owner can
+ * produce, through the same functions. So two IDL names that would become
+ * one C name are an IDL error, never a C compile error, and the two cannot
+ * drift apart. docs/idl.md ("Names in C") lists them for users. */
 #ifndef IDLC_CNAMES_H
 #define IDLC_CNAMES_H
 
@@ -96,6 +97,10 @@ const idlc_type *idlc__cname_resolve(const idlc_type *t, const char **owner);
  * is its name within the owner's module and <module>_<Name> outside it,
  * and an optional one opt_<elem> ("kv_seq_u8", "kv_map_string_Entry"). */
 const char *idlc__cname_type(idlc_ctx *ctx, const idlc_type *t, const char *owner);
+
+/* A parameter: its own name, or with a '_' appended when the generated
+ * functions use that name themselves ("user_" for "user"). */
+const char *idlc__cname_param(idlc_ctx *ctx, const char *name);
 
 /* ------------------------------------------------------- derived names */
 

@@ -146,19 +146,9 @@ const char *gen_in_param(gen_ctx *g, const idlc_type *t, const char *owner, cons
     return gen_decl(g, ct, name);
 }
 
-/* Identifiers the generated functions use themselves. */
-static const char *const reserved[] = {
-    "args", "arena", "call", "cb", "client", "conn", "d", "dec", "enc", "error", "handler",
-    "opts", "ops", "outs", "p", "params", "r", "result", "sent", "server", "st", "status",
-    "table", "user", "values",
-};
-
 const char *gen_param_name(gen_ctx *g, const char *name)
 {
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strcmp(name, reserved[i]) == 0)
-            return idlc_sprintf(g->ctx, "%s_", name);
-    return name;
+    return idlc__cname_param(g->ctx, name);
 }
 
 const char *gen_zero(const idlc_type *t)
