@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "codec/scan.h"
 #include "codec/utf8.h"
-#include "core/log.h"
 #include "piperpc/codec.h"
 
 void prpc_dec_init(prpc_decoder *dec, const void *data, size_t len, prpc_arena *arena)

@@ -61,8 +61,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "core/client_link.h"
-#include "core/log.h"
 #include "core/pending.h"
 #include "core/server_conn.h"
 #include "piperpc/alloc.h"

@@ -31,8 +31,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "core/client_link.h"
-#include "core/log.h"
 #include "piperpc/alloc.h"
 #include "piperpc/client.h"
 #include "platform/platform.h"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "core/server_conn.h"
 #include "platform/platform.h"
 #include "piperpc/server.h"

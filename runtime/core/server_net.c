@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "core/server_conn.h"
 #include "core/server_impl.h"
 #include "piperpc/alloc.h"

@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "piperpc/alloc.h"
 #include "transport/transport_impl.h"
 

@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "piperpc/alloc.h"
 #include "platform/posix/posix_io.h"
 

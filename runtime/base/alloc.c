@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "piperpc/alloc.h"
 
 static void *default_alloc(void *user, size_t size)
