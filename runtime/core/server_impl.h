@@ -114,6 +114,13 @@ prpc_status prpc__conn_subscribe(prpc_conn *conn, const char *name, size_t len, 
 void prpc__server_describe(prpc_server *server, prpc_encoder *enc);
 void prpc__server_count(prpc_server *server, bool error, bool protocol_error);
 
+/* call.c */
+prpc_call *call_create(prpc_conn *conn, const prpc__route *route, uint32_t msgid,
+                       bool notification);
+void call_release(prpc_call *call);
+prpc_status call_answer(prpc_call *call, bool is_error, int64_t code, const char *message,
+                        prpc_encode_fn encode, const void *value);
+
 /* server_net.c: stops serving over transports, if the server ever listened
  * and has not stopped yet, with the server's default drain bound. */
 void prpc__server_net_shutdown(prpc_server *server);
