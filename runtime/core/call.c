@@ -7,8 +7,8 @@
 
 /* ------------------------------------------------------- call lifetime */
 
-prpc_call *call_create(prpc_conn *conn, const prpc__route *route, uint32_t msgid,
-                       bool notification)
+prpc_call *prpc__call_create(prpc_conn *conn, const prpc__route *route, uint32_t msgid,
+                             bool notification)
 {
     prpc_call *call = prpc_alloc(sizeof *call);
     if (call == NULL)
@@ -31,7 +31,7 @@ prpc_call *call_create(prpc_conn *conn, const prpc__route *route, uint32_t msgid
     return call;
 }
 
-void call_release(prpc_call *call)
+void prpc__call_release(prpc_call *call)
 {
     prpc_conn *conn = call->conn;
     prpc__mutex_lock(&conn->mu);
@@ -64,8 +64,8 @@ static void call_unlink(prpc_call *call)
 
 /* Marks the call answered (once) and sends the reply, unless it is a
  * notification. error_code 0 with a non-error means success. */
-prpc_status call_answer(prpc_call *call, bool is_error, int64_t code, const char *message,
-                        prpc_encode_fn encode, const void *value)
+prpc_status prpc__call_answer(prpc_call *call, bool is_error, int64_t code,
+                              const char *message, prpc_encode_fn encode, const void *value)
 {
     prpc_conn *conn = call->conn;
     prpc__mutex_lock(&conn->mu);
@@ -121,7 +121,7 @@ static void owner_done(prpc_call *call)
     call->owner_ref = false;
     prpc__mutex_unlock(&conn->mu);
     if (drop)
-        call_release(call);
+        prpc__call_release(call);
 }
 
 /* ------------------------------------------------------- call accessors */
@@ -224,7 +224,7 @@ prpc_status prpc_call_reply(prpc_call *call, prpc_encode_fn encode, const void *
 {
     if (call == NULL)
         return PRPC_ERR_INVALID_ARG;
-    prpc_status st = call_answer(call, false, 0, NULL, encode, value);
+    prpc_status st = prpc__call_answer(call, false, 0, NULL, encode, value);
     owner_done(call);
     return st;
 }
@@ -233,7 +233,7 @@ prpc_status prpc_call_reply_error(prpc_call *call, int64_t code, const char *mes
 {
     if (call == NULL)
         return PRPC_ERR_INVALID_ARG;
-    prpc_status st = call_answer(call, true, code, message, NULL, NULL);
+    prpc_status st = prpc__call_answer(call, true, code, message, NULL, NULL);
     owner_done(call);
     return st;
 }

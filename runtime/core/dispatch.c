@@ -1,17 +1,17 @@
-/* The dispatcher and the server-side call context.
+/* The dispatcher.
  *
  * prpc__conn_receive takes one whole received message of a connection,
  * parses its envelope within the connection's limits, finds the method,
  * asks the authorization hook, admits the call against the in-flight limit,
  * checks the parameter count and runs the generated invoke glue. Replies
  * (immediate or deferred) and error replies leave through the connection's
- * send function. The built-in rpc.* methods are served here as well. */
+ * send function. The built-in rpc.* methods are served here as well; the
+ * call context a handler sees is call.c's. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/server_impl.h"
-#include "piperpc/alloc.h"
 
 /* ------------------------------------------------------------ built-ins */
 
@@ -146,7 +146,7 @@ static void call_finish(prpc_call *call, prpc_status st)
         /* A glue that returned OK without replying is a void method with no
          * reply to encode (or a handler that replied itself): answer nil. */
         if (!answered && !deferred)
-            (void)call_answer(call, false, 0, NULL, NULL, NULL);
+            (void)prpc__call_answer(call, false, 0, NULL, NULL, NULL);
         prpc__server_count(conn->server, false, false);
         return;
     }
@@ -155,14 +155,14 @@ static void call_finish(prpc_call *call, prpc_status st)
         return;
     }
     if (st == PRPC_ERR_REMOTE && raised) {
-        (void)call_answer(call, true, code, message ? message : "", NULL, NULL);
+        (void)prpc__call_answer(call, true, code, message ? message : "", NULL, NULL);
     } else {
         char text[256];
         if (st == PRPC_ERR_BAD_ARGS || st == PRPC_ERR_UNKNOWN_METHOD)
             snprintf(text, sizeof text, "%s: %s", call->method->wire_name, prpc_strerror(st));
         else
             snprintf(text, sizeof text, "%s", prpc_strerror(st));
-        (void)call_answer(call, true, st, text, NULL, NULL);
+        (void)prpc__call_answer(call, true, st, text, NULL, NULL);
     }
     prpc__server_count(conn->server, true, false);
 }
@@ -195,7 +195,7 @@ static prpc_status dispatch(prpc_conn *conn, const uint8_t *data, size_t len)
         return PRPC_OK;
     }
 
-    prpc_call *call = call_create(conn, &route, msg.msgid, notification);
+    prpc_call *call = prpc__call_create(conn, &route, msg.msgid, notification);
     if (call == NULL) {
         if (!notification)
             reply_error_raw(conn, msg.msgid, PRPC_ERR_NO_MEMORY, NULL);
@@ -229,19 +229,19 @@ static prpc_status dispatch(prpc_conn *conn, const uint8_t *data, size_t len)
     }
     prpc__mutex_unlock(&conn->mu);
     if (duplicate) {
-        call_release(call);
+        prpc__call_release(call);
         return protocol_error(conn, PRPC_ERR_PROTOCOL, "duplicate msgid in flight");
     }
     if (busy) {
         call_finish(call, PRPC_ERR_BUSY);
-        call_release(call);
+        prpc__call_release(call);
         return PRPC_OK;
     }
 
     if (route.method != BUILTIN_CANCEL && conn->server->opts.authorize != NULL &&
         !conn->server->opts.authorize(conn->server->opts.authorize_user, call)) {
         call_finish(call, PRPC_ERR_DENIED);
-        call_release(call);
+        prpc__call_release(call);
         return PRPC_OK;
     }
 
@@ -255,16 +255,16 @@ static prpc_status dispatch(prpc_conn *conn, const uint8_t *data, size_t len)
         char text[256];
         snprintf(text, sizeof text, "%s: expects %" PRIu32 " parameters, got %" PRIu32,
                  route.method->wire_name, route.method->nparams, call->nparams);
-        (void)call_answer(call, true, PRPC_ERR_BAD_ARGS, text, NULL, NULL);
+        (void)prpc__call_answer(call, true, PRPC_ERR_BAD_ARGS, text, NULL, NULL);
         prpc__server_count(conn->server, true, false);
-        call_release(call);
+        prpc__call_release(call);
         return PRPC_OK;
     } else {
         const void *ops = route.service ? route.service->ops : (const void *)conn->server;
         st = route.method->invoke(call, ops, &dec);
     }
     call_finish(call, st);
-    call_release(call);
+    prpc__call_release(call);
     return PRPC_OK;
 }
 

@@ -1,5 +1,6 @@
 /* The server's private structures, shared by server.c (registry,
- * connections, events) and dispatch.c (the dispatcher and the call context).
+ * connections, events), dispatch.c (the dispatcher) and call.c (the call
+ * context).
  *
  * Locking: server->mu guards the registry, the connection list and the
  * counters; conn->mu guards a connection's state, its calls in flight and
@@ -115,11 +116,16 @@ void prpc__server_describe(prpc_server *server, prpc_encoder *enc);
 void prpc__server_count(prpc_server *server, bool error, bool protocol_error);
 
 /* call.c */
-prpc_call *call_create(prpc_conn *conn, const prpc__route *route, uint32_t msgid,
-                       bool notification);
-void call_release(prpc_call *call);
-prpc_status call_answer(prpc_call *call, bool is_error, int64_t code, const char *message,
-                        prpc_encode_fn encode, const void *value);
+/* A new call of route on conn, holding one reference on the call and one on
+ * conn; NULL when out of memory. */
+prpc_call *prpc__call_create(prpc_conn *conn, const prpc__route *route, uint32_t msgid,
+                             bool notification);
+/* Drops a reference; the last one frees the call and its arena. */
+void prpc__call_release(prpc_call *call);
+/* Answers the call once (PRPC_ERR_INVALID_ARG after that) and sends the
+ * reply, unless it is a notification. */
+prpc_status prpc__call_answer(prpc_call *call, bool is_error, int64_t code,
+                              const char *message, prpc_encode_fn encode, const void *value);
 
 /* server_net.c: stops serving over transports, if the server ever listened
  * and has not stopped yet, with the server's default drain bound. */
