@@ -1,6 +1,6 @@
 /* Internal logging: formats a message only when a callback wants it. */
-#ifndef PRPC_CORE_LOG_H
-#define PRPC_CORE_LOG_H
+#ifndef PRPC_BASE_LOG_H
+#define PRPC_BASE_LOG_H
 
 #include <stdarg.h>
 
@@ -20,4 +20,4 @@ void prpc__log(prpc_log_level level, const char *fmt, ...) PRPC__PRINTF(2, 3);
 void prpc__logv(prpc_log_fn fn, void *user, prpc_log_level max_level, prpc_log_level level,
                 const char *fmt, va_list ap);
 
-#endif /* PRPC_CORE_LOG_H */
+#endif /* PRPC_BASE_LOG_H */
