@@ -1,7 +1,7 @@
 /* The one OS contract of piperpc.
  *
  * Everything above runtime/platform/ reaches the operating system only
- * through this header. Each platform folder (posix/, win32/) implements it
+ * through this header. Each platform folder (linux/, win32/) implements it
  * and provides "platform_types.h" with the concrete types; CMake puts exactly
  * one platform folder on the include path, so no file needs #ifdef _WIN32.
  *

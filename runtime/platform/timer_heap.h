@@ -1,5 +1,5 @@
 /* The binary min-heap of timers, ordered by deadline, that both I/O pools
- * (posix/iopool.c, win32/iopool.c) keep: the pool's lock guards the array;
+ * (linux/iopool.c, win32/iopool.c) keep: the pool's lock guards the array;
  * each prpc__timer records its own index (SIZE_MAX while not scheduled) so
  * that cancelling or moving one is O(log n). Only the pool's wait differs
  * between platforms (a timerfd, a waitable timeout), not the heap. */

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "echo.h"
-#include "platform/posix/posix_io.h"
+#include "platform/linux/linux_io.h"
 #include "piperpc/alloc.h"
 #include <stdatomic.h>
 

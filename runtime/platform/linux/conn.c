@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "piperpc/alloc.h"
-#include "platform/posix/posix_io.h"
+#include "platform/linux/linux_io.h"
 
 #define IO_AGAIN 1 /* internal: the operation would block */
 #define ARM_BUSY 1

@@ -20,7 +20,7 @@
 
 #include "base/log.h"
 #include "piperpc/alloc.h"
-#include "platform/posix/posix_io.h"
+#include "platform/linux/linux_io.h"
 
 #define ACCEPT_BACKOFF_MS 100u
 #define LISTEN_BACKLOG 128

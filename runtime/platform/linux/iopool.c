@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "piperpc/alloc.h"
-#include "platform/posix/posix_io.h"
+#include "platform/linux/linux_io.h"
 #include "platform/timer_heap.h"
 
 /* Slots 0 and 1 of the table stand for the eventfd and the timerfd. */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "piperpc/alloc.h"
-#include "platform/posix/posix_io.h"
+#include "platform/linux/linux_io.h"
 
 extern char **environ;
 
