@@ -1,4 +1,4 @@
-/* Connections on POSIX: one socket (or a pair of pipes for stdio) driven by
+/* Connections on Linux: one socket (or a pair of pipes for stdio) driven by
  * the I/O pool. Owns the receive request, the send queue and teardown.
  *
  * Hot path of one small call on a server connection: the pool thread wakes
@@ -14,7 +14,13 @@
  * Sockets stay in blocking mode and every asynchronous operation passes
  * MSG_DONTWAIT, so that recv_sync can wait in one blocking recvmsg with
  * SO_RCVTIMEO instead of poll plus recv. Pipes (stdio) are non-blocking and
- * use poll for the synchronous calls. */
+ * use poll for the synchronous calls.
+ *
+ * Linux-specific here: the epoll event bits armed and read (EPOLLRDHUP among
+ * them). A kqueue port would arm EVFILT_READ/EVFILT_WRITE and read EV_EOF;
+ * on macOS it would also set SO_NOSIGPIPE on each socket, since there is no
+ * MSG_NOSIGNAL, and swallow a pipe's SIGPIPE without sigtimedwait, which
+ * macOS lacks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -10,7 +10,12 @@
  * epoll_wait so that a slow callback never holds back events already
  * claimed by its thread. A thread may also park on one connection for its
  * next message (conn.c); the pool counts parked and busy threads so that
- * one is always left in epoll_wait. */
+ * one is always left in epoll_wait.
+ *
+ * epoll, eventfd and timerfd are Linux's. A BSD or macOS port would keep the
+ * design over one kqueue: EV_DISPATCH registrations (re-enabled by the
+ * owner) for EPOLLONESHOT, an EVFILT_USER event for the eventfd doorbell,
+ * and an EVFILT_TIMER event for the timerfd in front of the heap. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

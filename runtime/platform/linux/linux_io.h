@@ -1,8 +1,9 @@
-/* Internals shared by the POSIX I/O files: the connection and listener
- * structures, the pool's registration table and the small system-call
- * wrappers (EINTR retried, errno translated once). */
-#ifndef PRPC_POSIX_IO_H
-#define PRPC_POSIX_IO_H
+/* Internals shared by the Linux I/O files (iopool.c, conn.c, sockets.c,
+ * stdio.c): the connection and listener structures, the pool's registration
+ * table and the small system-call wrappers (EINTR retried, errno translated
+ * once). The event masks passed around are epoll's (EPOLLIN, EPOLLOUT). */
+#ifndef PRPC_LINUX_IO_H
+#define PRPC_LINUX_IO_H
 
 #include <stdatomic.h>
 #include <sys/types.h>
@@ -129,4 +130,4 @@ void prpc__plistener_on_event(prpc__plistener *l);
 /* Maps errno to a status. */
 prpc_status prpc__errno_status(int err);
 
-#endif /* PRPC_POSIX_IO_H */
+#endif /* PRPC_LINUX_IO_H */

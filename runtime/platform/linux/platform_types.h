@@ -1,4 +1,4 @@
-/* Concrete types behind platform.h on POSIX systems. */
+/* Concrete types behind platform.h on Linux: pthreads. */
 #ifndef PRPC_PLATFORM_TYPES_H
 #define PRPC_PLATFORM_TYPES_H
 

@@ -1,4 +1,4 @@
-/* Shutdown events on POSIX (prpc_shutdown_watch/wait/request): SIGINT and
+/* Shutdown events on Linux (prpc_shutdown_watch/wait/request): SIGINT and
  * SIGTERM caught by a handler, the end of stdin, and explicit requests.
  *
  * The handler does only async-signal-safe work: it sets a bit in an atomic
@@ -6,7 +6,11 @@
  * the events are a latch (once shut down, always shut down), so the pipe
  * stays readable and every waiter, now or later, wakes. The end of stdin is
  * found by the waiters themselves, which poll fd 0 beside the self-pipe, so
- * no extra thread reads it. */
+ * no extra thread reads it.
+ *
+ * This file is plain POSIX, with one catch for a macOS port: poll() does not
+ * work on terminals there, so a terminal's stdin would have to be watched
+ * with select() instead. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

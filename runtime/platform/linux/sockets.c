@@ -1,7 +1,20 @@
-/* Sockets on POSIX: the private runtime directory for pipe: names, binding
+/* Sockets on Linux: the private runtime directory for pipe: names, binding
  * with a lock file so a live server is never displaced, accepting with
  * peer credentials read before anything else, and connecting with a
- * wait-for-server deadline. */
+ * wait-for-server deadline.
+ *
+ * Linux-specific here, and what a port would use instead:
+ *  - SO_PEERCRED (struct ucred: pid, uid, gid). FreeBSD: LOCAL_PEERCRED
+ *    (struct xucred; the pid in cr_pid since FreeBSD 13) or getpeereid()
+ *    (uid and gid only); macOS: LOCAL_PEERCRED plus LOCAL_PEERPID; OpenBSD:
+ *    SO_PEERCRED with struct sockpeercred.
+ *  - accept4() and SOCK_CLOEXEC | SOCK_NONBLOCK in socket(). FreeBSD has
+ *    them; macOS needs fcntl() afterwards, which leaves a moment in which a
+ *    fork and exec elsewhere in the process inherits the descriptor.
+ *  - SOCK_SEQPACKET on AF_UNIX for message mode. FreeBSD has it; macOS does
+ *    not, so message mode there would run over SOCK_STREAM with the
+ *    streaming reader, as byte mode does.
+ *  - the pool's epoll masks (EPOLLIN) when a listener is re-armed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>

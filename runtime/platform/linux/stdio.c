@@ -1,7 +1,12 @@
-/* stdio channels on POSIX: a server serving on its own stdin/stdout, and a
+/* stdio channels on Linux: a server serving on its own stdin/stdout, and a
  * client that spawns a server program and talks to it over two pipes (the
  * anonymous-pipe pattern). Every descriptor is close-on-exec except the two
- * the child is meant to inherit. */
+ * the child is meant to inherit.
+ *
+ * Besides posix_spawn this uses pipe2(), which FreeBSD has and macOS does
+ * not (pipe() and fcntl() there), and `environ`, which a macOS shared
+ * library cannot reach directly (_NSGetEnviron() gives it). Which
+ * descriptors the pool can wait on (check_stdio_fd) is epoll's rule. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>

@@ -1,5 +1,10 @@
-/* Threads, mutexes, condition variables and clocks on POSIX (pthreads,
- * CLOCK_MONOTONIC). */
+/* Threads, mutexes, condition variables and clocks on Linux (pthreads,
+ * CLOCK_MONOTONIC).
+ *
+ * Plain POSIX, apart from the adaptive mutex (glibc; used only where it is
+ * defined) and condition variables bound to CLOCK_MONOTONIC with
+ * pthread_condattr_setclock(), which FreeBSD has and macOS does not: a
+ * macOS port would wait with pthread_cond_timedwait_relative_np(). */
 #include <errno.h>
 #include <time.h>
 #include <unistd.h>
