@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     unsigned why = 0;
-    prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, &why);
+    prpc_shutdown_wait(PRPC_TIMEOUT_INFINITE, &why);
     printf("calc_server: %s, stopping\n",
            why & PRPC_SHUTDOWN_SIGNAL ? "shutdown signal received" : "end of input");
     fflush(stdout);

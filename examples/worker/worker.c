@@ -74,7 +74,7 @@ int main(void)
         prpc_server_destroy(server);
         return 1;
     }
-    prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, NULL);
+    prpc_shutdown_wait(PRPC_TIMEOUT_INFINITE, NULL);
     st = prpc_server_stop(server, 1000);
     prpc_server_destroy(server);
     return st == PRPC_OK ? 0 : 1;

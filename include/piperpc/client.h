@@ -23,11 +23,9 @@
 #include "export.h"
 #include "service.h"
 #include "status.h"
+#include "timeout.h"
 
 PRPC_BEGIN_DECLS
-
-/* A timeout that never expires. */
-#define PRPC_TIMEOUT_INFINITE UINT32_MAX
 
 /* The state of a connected client's connection, as on_state reports it. */
 typedef enum prpc_client_state {

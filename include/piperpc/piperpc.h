@@ -5,6 +5,7 @@
 #include "export.h"
 #include "version.h"
 #include "status.h"
+#include "timeout.h"
 #include "alloc.h"
 #include "arena.h"
 #include "codec.h"

@@ -25,6 +25,7 @@
 #include "export.h"
 #include "service.h"
 #include "status.h"
+#include "timeout.h"
 
 PRPC_BEGIN_DECLS
 
@@ -56,8 +57,6 @@ typedef bool (*prpc_peer_policy_fn)(void *user, const prpc_peer *peer);
  * prpc_client_create_inproc are not reported. */
 typedef void (*prpc_disconnect_fn)(void *user, prpc_conn *conn);
 
-/* A timeout option value meaning "never". */
-#define PRPC_SERVER_NO_TIMEOUT UINT32_MAX
 /* The most I/O pool threads a server takes (prpc_server_options.threads;
  * more is an invalid argument at prpc_server_create). */
 #define PRPC_SERVER_MAX_THREADS 256u
@@ -76,7 +75,7 @@ typedef struct prpc_server_options {
     uint32_t call_timeout_ms;         /* the server-side deadline of a call whose
                                          method has no [timeout], counted from
                                          its arrival (prpc_call_deadline);
-                                         0 = none */
+                                         0 or PRPC_TIMEOUT_INFINITE = none */
     prpc_authorize_fn authorize;      /* NULL admits every call */
     void *authorize_user;
     prpc_log_fn log;                  /* NULL uses the process-wide callback */
@@ -90,10 +89,10 @@ typedef struct prpc_server_options {
                                          processor on Windows */
     uint32_t handshake_timeout_ms;    /* a connection's first whole message is due
                                          within this; 0 = 10000;
-                                         PRPC_SERVER_NO_TIMEOUT = none */
+                                         PRPC_TIMEOUT_INFINITE = none */
     uint32_t idle_timeout_ms;         /* no whole message either way for this long
                                          closes the connection; 0 = 600000;
-                                         PRPC_SERVER_NO_TIMEOUT = none */
+                                         PRPC_TIMEOUT_INFINITE = none */
     uint32_t drain_timeout_ms;        /* the drain bound prpc_server_run uses after
                                          prpc_server_stop_async; 0 = 5000 */
     prpc_peer_policy_fn peer_policy;  /* decides at accept, before any byte is
@@ -238,7 +237,7 @@ PRPC_API prpc_status prpc_shutdown_watch(unsigned events);
 /* Blocks the calling thread until a watched event or a request has
  * happened (PRPC_OK; *events, which may be NULL, receives every event so
  * far) or timeout_ms passed (PRPC_ERR_TIMEOUT, *events = 0).
- * PRPC_SERVER_NO_TIMEOUT waits without bound; 0 only looks. Any number of
+ * PRPC_TIMEOUT_INFINITE waits without bound; 0 only looks. Any number of
  * threads may wait at once. */
 PRPC_API prpc_status prpc_shutdown_wait(uint32_t timeout_ms, unsigned *events);
 

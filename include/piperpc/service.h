@@ -150,7 +150,7 @@ PRPC_API bool prpc_call_is_notification(const prpc_call *call);
  * reports. */
 PRPC_API uint64_t prpc_call_deadline(const prpc_call *call);
 /* Milliseconds left until prpc_call_deadline: 0 once it has passed,
- * UINT32_MAX when the call has no deadline. A handler that waits on
+ * PRPC_TIMEOUT_INFINITE when the call has no deadline. A handler that waits on
  * something else can bound its wait with it. */
 PRPC_API uint32_t prpc_call_remaining_ms(const prpc_call *call);
 /* True once the client cancelled the call (rpc.cancel) or its connection

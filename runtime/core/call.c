@@ -174,12 +174,12 @@ uint64_t prpc_call_deadline(const prpc_call *call)
 uint32_t prpc_call_remaining_ms(const prpc_call *call)
 {
     if (call == NULL || call->deadline_ms == UINT64_MAX)
-        return UINT32_MAX;
+        return PRPC_TIMEOUT_INFINITE;
     uint64_t now = prpc__now_ms();
     if (now >= call->deadline_ms)
         return 0;
     uint64_t left = call->deadline_ms - now;
-    return left >= UINT32_MAX ? UINT32_MAX - 1u : (uint32_t)left;
+    return left >= PRPC_TIMEOUT_INFINITE ? PRPC_TIMEOUT_INFINITE - 1u : (uint32_t)left;
 }
 
 bool prpc_call_cancelled(const prpc_call *call)

@@ -203,7 +203,7 @@ static prpc_status dispatch(prpc_conn *conn, const uint8_t *data, size_t len)
     }
     uint32_t timeout = route.method->timeout_ms ? route.method->timeout_ms
                                                 : conn->server->opts.call_timeout_ms;
-    if (timeout != 0 && !notification)
+    if (timeout != 0 && timeout != PRPC_TIMEOUT_INFINITE && !notification)
         call->deadline_ms = prpc__now_ms() + timeout;
 
     /* Admission: a duplicate msgid in flight breaks the protocol (its reply

@@ -190,7 +190,7 @@ static uint32_t resolve_timeout(uint32_t v, uint32_t dflt)
 {
     if (v == 0)
         return dflt;
-    return v == PRPC_SERVER_NO_TIMEOUT ? 0 : v; /* the transport's 0 is "none" */
+    return v == PRPC_TIMEOUT_INFINITE ? 0 : v; /* the transport's 0 is "none" */
 }
 
 static void to_peer(const prpc__peer *in, prpc_peer *out)

@@ -18,7 +18,7 @@ prpc_status prpc_shutdown_watch(unsigned events)
 prpc_status prpc_shutdown_wait(uint32_t timeout_ms, unsigned *events)
 {
     uint64_t deadline =
-        timeout_ms == PRPC_SERVER_NO_TIMEOUT ? UINT64_MAX : prpc__now_ms() + timeout_ms;
+        timeout_ms == PRPC_TIMEOUT_INFINITE ? UINT64_MAX : prpc__now_ms() + timeout_ms;
     unsigned got = prpc__shutdown_wait(deadline);
     if (events != NULL)
         *events = got;

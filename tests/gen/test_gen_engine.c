@@ -330,14 +330,17 @@ static void test_cancel(void **st)
 
 /* A method's [timeout] is the server's deadline for it, counted from the
  * request's arrival; a method without one has none, unless the server's
- * call_timeout_ms gives one; notifications never have one. */
+ * call_timeout_ms gives one (0 and PRPC_TIMEOUT_INFINITE give none);
+ * notifications never have one. */
 static void test_server_deadline(void **st)
 {
     (void)st;
-    for (int with_default = 0; with_default < 2; with_default++) {
+    static const uint32_t call_timeouts[] = {0u, 60000u, PRPC_TIMEOUT_INFINITE};
+    for (size_t i = 0; i < sizeof call_timeouts / sizeof call_timeouts[0]; i++) {
+        bool with_default = call_timeouts[i] == 60000u;
         prpc_server_options so;
         memset(&so, 0, sizeof so);
-        so.call_timeout_ms = with_default ? 60000u : 0u;
+        so.call_timeout_ms = call_timeouts[i];
         sink_state s;
         sink_start(&s, &so);
         prpc_client *c = NULL;
@@ -380,7 +383,7 @@ static void test_server_deadline(void **st)
             assert_true(left > 0 && left <= 60000);
         } else {
             assert_true(d == UINT64_MAX);
-            assert_true(left == UINT32_MAX);
+            assert_true(left == PRPC_TIMEOUT_INFINITE);
         }
         prpc_arena_destroy(arena);
         prpc_client_destroy(c);
@@ -389,7 +392,7 @@ static void test_server_deadline(void **st)
     }
     /* Outside a call there is nothing to bound. */
     assert_true(prpc_call_deadline(NULL) == UINT64_MAX);
-    assert_true(prpc_call_remaining_ms(NULL) == UINT32_MAX);
+    assert_true(prpc_call_remaining_ms(NULL) == PRPC_TIMEOUT_INFINITE);
 }
 
 /* ----------------------------------------------------------- teardown */

@@ -115,7 +115,7 @@ static void *waiter(void *arg)
 {
     (void)arg;
     unsigned ev = 0;
-    if (prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, &ev) == PRPC_OK && ev == PRPC_SHUTDOWN_REQUEST)
+    if (prpc_shutdown_wait(PRPC_TIMEOUT_INFINITE, &ev) == PRPC_OK && ev == PRPC_SHUTDOWN_REQUEST)
         atomic_fetch_add(&woken, 1);
     return NULL;
 }
@@ -341,7 +341,7 @@ static void *stdin_waiter(void *arg)
 {
     (void)arg;
     unsigned ev = 0;
-    if (prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, &ev) == PRPC_OK && ev == PRPC_SHUTDOWN_REQUEST)
+    if (prpc_shutdown_wait(PRPC_TIMEOUT_INFINITE, &ev) == PRPC_OK && ev == PRPC_SHUTDOWN_REQUEST)
         atomic_fetch_add(&stdin_woken, 1);
     return NULL;
 }

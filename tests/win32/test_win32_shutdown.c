@@ -43,7 +43,7 @@ static DWORD WINAPI waiter(LPVOID arg)
 {
     (void)arg;
     unsigned ev = 0;
-    if (prpc_shutdown_wait(PRPC_SERVER_NO_TIMEOUT, &ev) == PRPC_OK && ev == PRPC_SHUTDOWN_REQUEST)
+    if (prpc_shutdown_wait(PRPC_TIMEOUT_INFINITE, &ev) == PRPC_OK && ev == PRPC_SHUTDOWN_REQUEST)
         InterlockedIncrement(&woken);
     return 0;
 }
