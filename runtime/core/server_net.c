@@ -395,8 +395,8 @@ prpc_status prpc_server_listen(prpc_server *server, const char *endpoint)
     lo.idle_timeout_ms = resolve_timeout(o->idle_timeout_ms, DEFAULT_IDLE_MS);
     lo.remote_clients = o->allow_remote_pipe_clients;
     if (o->peer_policy != NULL) {
-        lo.authorize = policy_adapter;
-        lo.authorize_user = ns;
+        lo.peer_policy = policy_adapter;
+        lo.peer_policy_user = ns;
     }
     net_listener *nl = &ns->listeners[ns->nlisteners];
     memset(nl, 0, sizeof *nl);

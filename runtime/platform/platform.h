@@ -219,7 +219,7 @@ typedef struct prpc__pconn prpc__pconn;
  * (in message mode exactly one datagram), PRPC_ERR_CLOSED when the peer
  * closed or the connection was closed, PRPC_ERR_PROTOCOL when a datagram did
  * not fit the buffer, PRPC_ERR_IO otherwise. */
-typedef void (*prpc__recv_cb)(void *user, prpc_status st, size_t n);
+typedef void (*prpc__pconn_recv_fn)(void *user, prpc_status st, size_t n);
 
 /* Connects to addr (not STDIO), retrying while nobody listens there until
  * deadline_ms (UINT64_MAX = forever; 0 = one attempt). pool may be NULL: the
@@ -245,7 +245,8 @@ prpc_status prpc__pconn_attach(prpc__pconn *c, prpc__iopool *pool);
 /* Requests one receive into buf[0..len). Only one may be outstanding; cb
  * runs later on a pool thread (never inside this call). Returns
  * PRPC_ERR_CLOSED after close, PRPC_ERR_BUSY if a receive is outstanding. */
-prpc_status prpc__pconn_recv(prpc__pconn *c, void *buf, size_t len, prpc__recv_cb cb, void *user);
+prpc_status prpc__pconn_recv(prpc__pconn *c, void *buf, size_t len, prpc__pconn_recv_fn cb,
+                             void *user);
 /* Receives in the caller's thread, waiting until deadline_ms, with no pool
  * involved (one system call in the steady state). deadline_ms 0 takes only
  * what has already arrived, without waiting. Not while an asynchronous
@@ -288,7 +289,7 @@ typedef struct prpc__plistener prpc__plistener;
  * attached to the listener's pool, no receive started, peer credentials
  * already read) or PRPC_ERR_CLOSED after close. Running out of descriptors
  * is not reported: the listener backs off and retries. */
-typedef void (*prpc__accept_cb)(void *user, prpc_status st, prpc__pconn *c);
+typedef void (*prpc__plistener_accept_fn)(void *user, prpc_status st, prpc__pconn *c);
 
 /* Binds and listens on addr (PIPE, UNIX or TCP). For PIPE and UNIX a lock
  * file guards the socket path: a stale socket is removed, a live server is
@@ -301,7 +302,7 @@ uint16_t prpc__plistener_port(const prpc__plistener *l);
 /* The socket path bound (PIPE, UNIX); "" for TCP. */
 const char *prpc__plistener_path(const prpc__plistener *l);
 /* Requests the next connection; one outstanding at a time. */
-prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__accept_cb cb, void *user);
+prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__plistener_accept_fn cb, void *user);
 /* Stops listening and removes the socket path; never blocks. An outstanding
  * accept completes with PRPC_ERR_CLOSED. */
 void prpc__plistener_close(prpc__plistener *l);

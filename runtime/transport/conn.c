@@ -168,7 +168,7 @@ static prpc_status start_pc_recv(prpc__tconn *c)
  * can wait for it (or know it is called from inside it). */
 static void call_fn(prpc__tconn *c, prpc_status st, const uint8_t *msg, size_t len)
 {
-    prpc__msg_fn fn = c->fn;
+    prpc__tconn_msg_fn fn = c->fn;
     void *user = c->user;
     c->fn_running = true;
     c->cb_thread = current_thread();
@@ -236,7 +236,7 @@ static void deliver_task(void *arg)
     unref_unlock(c);
 }
 
-prpc_status prpc__tconn_recv(prpc__tconn *c, prpc__msg_fn fn, void *user)
+prpc_status prpc__tconn_recv(prpc__tconn *c, prpc__tconn_msg_fn fn, void *user)
 {
     if (c == NULL || fn == NULL || c->pool == NULL)
         return PRPC_ERR_INVALID_ARG;

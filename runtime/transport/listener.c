@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "piperpc/alloc.h"
+#include "piperpc/server.h" /* PRPC_DEFAULT_MAX_CONNECTIONS */
 #include "transport/transport_impl.h"
 
 struct prpc__tlistener {
@@ -16,7 +17,7 @@ struct prpc__tlistener {
     prpc__plistener *pl; /* listening transports */
     prpc__pconn *one;    /* serve_one transports (stdio), until handed out */
     struct prpc__conn_counter *counter;
-    prpc__accept_fn fn;
+    prpc__tlistener_accept_fn fn;
     void *user;
     prpc__task task;
     prpc__mutex lock;
@@ -25,7 +26,7 @@ struct prpc__tlistener {
     bool started;
 };
 
-bool prpc__authorize_same_user(void *user, const prpc__peer *peer)
+bool prpc__peer_policy_same_user(void *user, const prpc__peer *peer)
 {
     (void)user;
     if (!peer->has_cred)
@@ -55,9 +56,9 @@ prpc_status prpc__tlistener_open(prpc__iopool *pool, const char *endpoint,
     if (opts != NULL)
         l->opts = *opts;
     if (l->opts.max_connections == 0)
-        l->opts.max_connections = PRPC__DEFAULT_MAX_CONNECTIONS;
-    if (l->opts.authorize == NULL)
-        l->opts.authorize = prpc__authorize_same_user;
+        l->opts.max_connections = PRPC_DEFAULT_MAX_CONNECTIONS;
+    if (l->opts.peer_policy == NULL)
+        l->opts.peer_policy = prpc__peer_policy_same_user;
     l->pool = pool;
     prpc_status st = prpc__endpoint_parse(endpoint, &l->addr, &l->tp, err);
     if (st != PRPC_OK)
@@ -124,7 +125,7 @@ static void on_accept(void *arg, prpc_status st, prpc__pconn *pc)
         return; /* closed */
     prpc__peer peer;
     prpc__pconn_peer(pc, &peer);
-    bool ok = l->opts.authorize(l->opts.authorize_user, &peer);
+    bool ok = l->opts.peer_policy(l->opts.peer_policy_user, &peer);
     if (!ok) {
         atomic_fetch_add(&l->counter->refused, 1);
         prpc__log(PRPC_LOG_WARN, "refused a connection from pid %lld uid %u: denied by policy",
@@ -157,7 +158,7 @@ static void serve_one_task(void *arg)
     prpc__mutex_unlock(&l->lock);
 }
 
-prpc_status prpc__tlistener_start(prpc__tlistener *l, prpc__accept_fn fn, void *user)
+prpc_status prpc__tlistener_start(prpc__tlistener *l, prpc__tlistener_accept_fn fn, void *user)
 {
     if (l == NULL || fn == NULL)
         return PRPC_ERR_INVALID_ARG;

@@ -35,25 +35,25 @@
 
 /* ------------------------------------------------------------- options */
 
-#define PRPC__DEFAULT_MAX_CONNECTIONS 1024u
-
-/* A policy deciding, from the peer's identity alone, whether a connection
- * may stay. Runs on a pool thread before any byte from the peer is read. */
-typedef bool (*prpc__authorize_fn)(void *user, const prpc__peer *peer);
+/* The peer policy: decides, from the peer's identity alone, whether a
+ * connection may stay. Runs on a pool thread before any byte from the peer
+ * is read. The server's prpc_peer_policy_fn is adapted to it. */
+typedef bool (*prpc__peer_policy_fn)(void *user, const prpc__peer *peer);
 
 /* The default policy: local peers must run as our own user; peers without
  * credentials (TCP) are admitted, since choosing tcp: is choosing the
  * network. */
-bool prpc__authorize_same_user(void *user, const prpc__peer *peer);
+bool prpc__peer_policy_same_user(void *user, const prpc__peer *peer);
 
 /* Listener options; all-zero means the defaults. */
 typedef struct prpc__listen_opts {
     prpc_limits limits;             /* size and depth of every message received */
-    uint32_t max_connections;       /* open at once; one past is closed at once; 0 = default */
+    uint32_t max_connections;       /* open at once; one past is closed at once;
+                                       0 = PRPC_DEFAULT_MAX_CONNECTIONS */
     uint32_t handshake_timeout_ms;  /* first whole message due within; 0 = none */
     uint32_t idle_timeout_ms;       /* no whole message either way for this long closes; 0 = none */
-    prpc__authorize_fn authorize;   /* NULL = prpc__authorize_same_user */
-    void *authorize_user;
+    prpc__peer_policy_fn peer_policy; /* NULL = prpc__peer_policy_same_user */
+    void *peer_policy_user;
     bool remote_clients;            /* pipe: admit clients from other machines (Windows) */
 } prpc__listen_opts;
 
@@ -115,8 +115,8 @@ typedef struct prpc__tconn prpc__tconn;
  * in the middle of a message), PRPC_ERR_TOO_LARGE, PRPC_ERR_TOO_DEEP,
  * PRPC_ERR_TIMEOUT (handshake or idle timeout), PRPC_ERR_IO. After an error
  * no more messages come. */
-typedef void (*prpc__msg_fn)(void *user, prpc__tconn *c, prpc_status st, const uint8_t *msg,
-                             size_t len);
+typedef void (*prpc__tconn_msg_fn)(void *user, prpc__tconn *c, prpc_status st,
+                                   const uint8_t *msg, size_t len);
 
 /* Connects to endpoint. pool may be NULL for a connection used only through
  * recv_sync (an application's own loop can poll prpc__tconn_pollable). */
@@ -127,14 +127,14 @@ prpc_status prpc__tdial(prpc__iopool *pool, const char *endpoint, const prpc__di
  * inside this call and never concurrently with another fn of this
  * connection. One request at a time (PRPC_ERR_BUSY). After the connection
  * has ended, returns how it ended and fn is not called. */
-prpc_status prpc__tconn_recv(prpc__tconn *c, prpc__msg_fn fn, void *user);
+prpc_status prpc__tconn_recv(prpc__tconn *c, prpc__tconn_msg_fn fn, void *user);
 /* Receives the next whole message in the caller's thread, waiting until
  * deadline_ms (UINT64_MAX = forever; 0 = do not wait: for an application's
  * own loop, after prpc__tconn_pollable polled readable, call it until it
  * returns PRPC_ERR_TIMEOUT). *msg stays valid until the next call on c. One
  * caller at a time and not while an asynchronous request is outstanding
- * (PRPC_ERR_BUSY). Errors as for prpc__msg_fn, plus PRPC_ERR_TIMEOUT when the
- * deadline passes (the connection stays usable then). */
+ * (PRPC_ERR_BUSY). Errors as for prpc__tconn_msg_fn, plus PRPC_ERR_TIMEOUT when
+ * the deadline passes (the connection stays usable then). */
 prpc_status prpc__tconn_recv_sync(prpc__tconn *c, uint64_t deadline_ms, const uint8_t **msg,
                                   size_t *len);
 /* Sends one whole message; thread-safe, never blocks on a pooled
@@ -160,14 +160,14 @@ typedef struct prpc__tlistener prpc__tlistener;
 
 /* A connection that passed the policy and the connection limit. It belongs
  * to the callee; no receive has been started. Runs on a pool thread. */
-typedef void (*prpc__accept_fn)(void *user, prpc__tconn *c);
+typedef void (*prpc__tlistener_accept_fn)(void *user, prpc__tconn *c);
 
 /* Binds endpoint (nothing is accepted before start). Errors come with a
  * message: PRPC_ERR_ADDR_IN_USE when a live server owns the name. */
 prpc_status prpc__tlistener_open(prpc__iopool *pool, const char *endpoint,
                                  const prpc__listen_opts *opts, prpc__tlistener **out,
                                  prpc__err *err);
-prpc_status prpc__tlistener_start(prpc__tlistener *l, prpc__accept_fn fn, void *user);
+prpc_status prpc__tlistener_start(prpc__tlistener *l, prpc__tlistener_accept_fn fn, void *user);
 /* The bound TCP port (after tcp:HOST:0), else 0. */
 uint16_t prpc__tlistener_port(const prpc__tlistener *l);
 /* Connections accepted and not yet destroyed. */

@@ -25,7 +25,7 @@ struct prpc__tconn {
     atomic_int refs;
     prpc__mutex lock;
     /* the request */
-    prpc__msg_fn fn;
+    prpc__tconn_msg_fn fn;
     void *user;
     bool want;           /* a request is outstanding */
     bool in_cb;          /* a delivery loop runs (one thread at a time) */

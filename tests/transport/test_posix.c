@@ -321,8 +321,8 @@ static void test_policy_hook_denies_peer(void **state)
     memset(&seen, 0, sizeof seen);
     prpc__listen_opts o;
     memset(&o, 0, sizeof o);
-    o.authorize = deny_all;
-    o.authorize_user = &seen;
+    o.peer_policy = deny_all;
+    o.peer_policy_user = &seen;
     echo_server s;
     prpc__err err = {{0}};
     assert_int_equal(echo_start(&s, ep, &o, &err), PRPC_OK);

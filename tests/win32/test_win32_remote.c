@@ -561,7 +561,7 @@ static void test_default_policy_compares_sids(void **state)
     (void)state;
     prpc__peer self;
     prpc__self_peer(&self);
-    assert_true(prpc__authorize_same_user(NULL, &self));
+    assert_true(prpc__peer_policy_same_user(NULL, &self));
 
     PSID me = NULL;
     assert_true(ConvertStringSidToSidA(self.user_sid, &me));
@@ -588,14 +588,14 @@ static void test_default_policy_compares_sids(void **state)
         assert_string_equal(p.user_sid, strangers[i]);
         if (p.uid == self.uid)
             fail_msg("%s maps onto our uid %u", strangers[i], (unsigned)self.uid);
-        assert_false(prpc__authorize_same_user(NULL, &p));
+        assert_false(prpc__peer_policy_same_user(NULL, &p));
         LocalFree(sid);
     }
     /* A peer whose user could not be read. */
     prpc__peer unknown = self;
     unknown.uid = UINT32_MAX;
     unknown.user_sid[0] = '\0';
-    assert_false(prpc__authorize_same_user(NULL, &unknown));
+    assert_false(prpc__peer_policy_same_user(NULL, &unknown));
     /* The text form has room for a SID of 15 sub-authorities (the most)
      * of the longest value each. */
     char longest[PRPC__SID_MAX];

@@ -393,7 +393,7 @@ void prpc__pconn_on_event(prpc__pconn *c, uint32_t events, bool wside)
         c->in_recv_cb = true;
         void *buf = c->rbuf;
         size_t len = c->rlen;
-        prpc__recv_cb cb = c->rcb;
+        prpc__pconn_recv_fn cb = c->rcb;
         void *user = c->ruser;
         prpc__mutex_unlock(&c->lock);
         size_t n = 0;
@@ -471,7 +471,8 @@ void prpc__pconn_on_event(prpc__pconn *c, uint32_t events, bool wside)
 
 /* ------------------------------------------------------------ requests */
 
-prpc_status prpc__pconn_recv(prpc__pconn *c, void *buf, size_t len, prpc__recv_cb cb, void *user)
+prpc_status prpc__pconn_recv(prpc__pconn *c, void *buf, size_t len, prpc__pconn_recv_fn cb,
+                             void *user)
 {
     if (c == NULL || buf == NULL || len == 0 || cb == NULL)
         return PRPC_ERR_INVALID_ARG;
@@ -693,7 +694,7 @@ intptr_t prpc__pconn_pollable(const prpc__pconn *c)
 static void close_task_fn(void *arg)
 {
     prpc__pconn *c = arg;
-    prpc__recv_cb cb = c->rcb;
+    prpc__pconn_recv_fn cb = c->rcb;
     void *user = c->ruser;
     prpc__mutex_lock(&c->lock);
     c->in_recv_cb = true;

@@ -60,7 +60,7 @@ struct prpc__pconn {
     bool in_recv_cb;
     void *rbuf;
     size_t rlen;
-    prpc__recv_cb rcb;
+    prpc__pconn_recv_fn rcb;
     void *ruser;
     prpc__task close_task; /* completes a receive aborted by close */
     /* send queue */
@@ -97,7 +97,7 @@ struct prpc__plistener {
     bool closed;
     bool accept_pending;
     bool armed;
-    prpc__accept_cb cb;
+    prpc__plistener_accept_fn cb;
     void *user;
     prpc__task close_task;
     prpc__timer backoff; /* EMFILE/ENFILE: retry later instead of spinning */

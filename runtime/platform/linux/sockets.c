@@ -385,7 +385,7 @@ static void backoff_fn(void *arg)
     listener_unbusy_unlock(l);
 }
 
-prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__accept_cb cb, void *user)
+prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__plistener_accept_fn cb, void *user)
 {
     if (l == NULL || cb == NULL)
         return PRPC_ERR_INVALID_ARG;
@@ -456,7 +456,7 @@ void prpc__plistener_on_event(prpc__plistener *l)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     l->accept_pending = false;
-    prpc__accept_cb cb = l->cb;
+    prpc__plistener_accept_fn cb = l->cb;
     void *user = l->user;
     prpc__mutex_unlock(&l->lock);
     cb(user, PRPC_OK, c);

@@ -184,7 +184,7 @@ static void on_read(struct wio *io, DWORD err, DWORD n)
         return;
     }
     c->recv_pending = false;
-    prpc__recv_cb cb = c->rcb;
+    prpc__pconn_recv_fn cb = c->rcb;
     void *user = c->ruser;
     prpc__mutex_unlock(&c->lock);
     cb(user, st, st == PRPC_OK ? (size_t)n : 0);
@@ -192,7 +192,8 @@ static void on_read(struct wio *io, DWORD err, DWORD n)
     unbusy_unlock(c);
 }
 
-prpc_status prpc__pconn_recv(prpc__pconn *c, void *buf, size_t len, prpc__recv_cb cb, void *user)
+prpc_status prpc__pconn_recv(prpc__pconn *c, void *buf, size_t len, prpc__pconn_recv_fn cb,
+                             void *user)
 {
     if (c == NULL || buf == NULL || len == 0 || cb == NULL)
         return PRPC_ERR_INVALID_ARG;

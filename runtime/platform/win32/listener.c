@@ -229,7 +229,7 @@ static void deliver_fn(void *arg)
     }
     l->accept_pending = false;
     l->in_cb = true;
-    prpc__accept_cb cb = l->cb;
+    prpc__plistener_accept_fn cb = l->cb;
     void *user = l->user;
     prpc__mutex_unlock(&l->lock);
     cb(user, st, c);
@@ -534,7 +534,7 @@ static void arm_refill_locked(prpc__plistener *l)
     prpc__timer_schedule(&l->refill, prpc__now_ms() + REFILL_MS);
 }
 
-prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__accept_cb cb, void *user)
+prpc_status prpc__plistener_accept(prpc__plistener *l, prpc__plistener_accept_fn cb, void *user)
 {
     if (l == NULL || cb == NULL)
         return PRPC_ERR_INVALID_ARG;

@@ -51,7 +51,7 @@ struct prpc__pconn {
     bool in_sync;
     void *rbuf;
     size_t rlen;
-    prpc__recv_cb rcb;
+    prpc__pconn_recv_fn rcb;
     void *ruser;
     struct wio rio;
     /* send */
@@ -105,7 +105,7 @@ struct prpc__plistener {
     int busy;
     bool accept_pending;
     bool in_cb;
-    prpc__accept_cb cb;
+    prpc__plistener_accept_fn cb;
     void *user;
     prpc__task deliver;
     bool deliver_posted;
