@@ -355,11 +355,6 @@ void prpc__tconn_peer(const prpc__tconn *c, prpc__peer *out)
     prpc__pconn_peer(c->pc, out);
 }
 
-prpc__chan_mode prpc__tconn_mode(const prpc__tconn *c)
-{
-    return c->mode;
-}
-
 intptr_t prpc__tconn_pollable(const prpc__tconn *c)
 {
     return prpc__pconn_pollable(c->pc);

@@ -143,7 +143,6 @@ prpc_status prpc__tconn_recv_sync(prpc__tconn *c, uint64_t deadline_ms, const ui
  * signature matches the core's link and connection send ops. */
 prpc_status prpc__tconn_send(void *c, const uint8_t *msg, size_t len);
 void prpc__tconn_peer(const prpc__tconn *c, prpc__peer *out);
-prpc__chan_mode prpc__tconn_mode(const prpc__tconn *c);
 intptr_t prpc__tconn_pollable(const prpc__tconn *c);
 /* Ends the connection; never blocks. An outstanding request completes with
  * PRPC_ERR_CLOSED. Matches the core's close ops. */

@@ -37,11 +37,6 @@ struct prpc__iopool {
 
 static _Thread_local const prpc__iopool *tls_pool;
 
-HANDLE prpc__pool_port(prpc__iopool *pool)
-{
-    return pool->port;
-}
-
 prpc_status prpc__pool_associate(prpc__iopool *pool, HANDLE h)
 {
     if (CreateIoCompletionPort(h, pool->port, KEY_IO, 0) == NULL)

@@ -115,7 +115,6 @@ struct prpc__plistener {
 };
 
 /* Completion-port plumbing (iopool.c). */
-HANDLE prpc__pool_port(prpc__iopool *pool);
 prpc_status prpc__pool_associate(prpc__iopool *pool, HANDLE h);
 /* Counts one packet the pool must see before its stop is complete: call it
  * for every overlapped operation issued (its failure posted by hand counts
