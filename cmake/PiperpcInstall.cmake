@@ -54,7 +54,7 @@ configure_package_config_file(
   INSTALL_DESTINATION ${PIPERPC_INSTALL_CMAKEDIR}
   PATH_VARS CMAKE_INSTALL_BINDIR)
 # 0.x releases break compatibility between minor versions, so a consumer
-# asking for 0.1 accepts 0.1.* only.
+# asking for 0.2 accepts 0.2.* only.
 write_basic_package_version_file(
   "${PROJECT_BINARY_DIR}/piperpcConfigVersion.cmake"
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)

@@ -7,9 +7,9 @@
 #include "export.h"
 
 #define PRPC_VERSION_MAJOR 0
-#define PRPC_VERSION_MINOR 1
+#define PRPC_VERSION_MINOR 2
 #define PRPC_VERSION_PATCH 0
-#define PRPC_VERSION_STRING "0.1.0"
+#define PRPC_VERSION_STRING "0.2.0"
 
 PRPC_BEGIN_DECLS
 

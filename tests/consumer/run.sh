@@ -73,8 +73,8 @@ if command -v readelf >/dev/null 2>&1; then
     if readelf -d "$work/cmake-build/consumer_static" | grep -q 'NEEDED.*libpiperpc'; then
         fail "consumer_static depends on libpiperpc.so"
     fi
-    readelf -d "$work/cmake-build/consumer_shared" | grep -q 'NEEDED.*libpiperpc\.so\.0\.1' ||
-        fail "consumer_shared does not record the SONAME libpiperpc.so.0.1"
+    readelf -d "$work/cmake-build/consumer_shared" | grep -q 'NEEDED.*libpiperpc\.so\.0\.2' ||
+        fail "consumer_shared does not record the SONAME libpiperpc.so.0.2"
 fi
 
 echo "== pkg-config"

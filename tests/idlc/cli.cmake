@@ -34,7 +34,7 @@ file(WRITE "${WORK}/uses_lib.idl" "module u;\nimport \"lib.idl\";\nstruct U { li
 file(WRITE "${WORK}/-dash.idl" "module dash;\nstruct A { u8 x; }\n")
 file(WRITE "${WORK}/sub dir/has space.idl" "module sp;\nimport \"../dep.idl\";\nstruct S { dep.D d; }\n")
 
-run(0 "^idlc 0\\.1\\.0\n$" "^$" --version)
+run(0 "^idlc 0\\.2\\.0\n$" "^$" --version)
 run(0 "usage: idlc" "^$" --help)
 run(0 "usage: idlc" "^$" -h)
 run(2 "^$" "no input files" )
