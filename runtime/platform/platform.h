@@ -57,6 +57,27 @@ void prpc__cond_wait(prpc__cond *c, prpc__mutex *m);
  * A deadline of UINT64_MAX waits forever. */
 prpc_status prpc__cond_wait_until(prpc__cond *c, prpc__mutex *m, uint64_t deadline_ms);
 
+/* ------------------------------------------------------------------ bells
+ *
+ * A bell wakes a thread that waits for it, and may be rung from a signal
+ * handler: ringing is one system call (an eventfd write on Linux, SetEvent
+ * on Windows) with no lock and no allocation, so it is async-signal-safe
+ * and leaves errno as it was. A ring is kept until a wait takes it, so a
+ * ring before the wait is not lost; rings nobody has taken yet count as
+ * one. */
+
+/* Makes a bell. Fails only when the system is out of descriptors or
+ * handles (PRPC_ERR_BUSY, PRPC_ERR_NO_MEMORY). */
+prpc_status prpc__bell_init(prpc__bell *b);
+void prpc__bell_destroy(prpc__bell *b);
+/* Rings the bell. Async-signal-safe. */
+void prpc__bell_ring(prpc__bell *b);
+/* Waits until the bell rings (taking the ring) or prpc__now_ms() >=
+ * deadline_ms (UINT64_MAX: no bound). It may also return early, for
+ * example when a signal handler runs in the waiting thread: the caller
+ * re-checks what it waits for, as with a condition variable. */
+void prpc__bell_wait(prpc__bell *b, uint64_t deadline_ms);
+
 /* ------------------------------------------------------------ processes */
 
 /* The number of online processors (at least 1). */

@@ -19,6 +19,11 @@ typedef struct prpc__cond {
     pthread_cond_t c; /* bound to CLOCK_MONOTONIC */
 } prpc__cond;
 
+/* A bell (platform.h): an eventfd. */
+typedef struct prpc__bell {
+    int fd;
+} prpc__bell;
+
 /* A task posted to an I/O pool (platform.h); fields are the pool's. */
 typedef struct prpc__task {
     struct prpc__task *next;

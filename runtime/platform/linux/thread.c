@@ -1,11 +1,14 @@
-/* Threads, mutexes, condition variables and clocks on Linux (pthreads,
- * CLOCK_MONOTONIC).
+/* Threads, mutexes, condition variables, bells and clocks on Linux
+ * (pthreads, CLOCK_MONOTONIC, eventfd).
  *
  * Plain POSIX, apart from the adaptive mutex (glibc; used only where it is
  * defined) and condition variables bound to CLOCK_MONOTONIC with
  * pthread_condattr_setclock(), which FreeBSD has and macOS does not: a
- * macOS port would wait with pthread_cond_timedwait_relative_np(). */
+ * macOS port would wait with pthread_cond_timedwait_relative_np(). Bells
+ * are eventfds, which are Linux's: a port would use a self-pipe. */
 #include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,6 +150,52 @@ prpc_status prpc__cond_wait_until(prpc__cond *c, prpc__mutex *m, uint64_t deadli
                           .tv_nsec = (long)(deadline_ms % 1000u) * 1000000L};
     int rc = pthread_cond_timedwait(&c->c, &m->m, &ts);
     return rc == ETIMEDOUT ? PRPC_ERR_TIMEOUT : PRPC_OK;
+}
+
+prpc_status prpc__bell_init(prpc__bell *b)
+{
+    b->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (b->fd >= 0)
+        return PRPC_OK;
+    return errno == EMFILE || errno == ENFILE ? PRPC_ERR_BUSY : PRPC_ERR_NO_MEMORY;
+}
+
+void prpc__bell_destroy(prpc__bell *b)
+{
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+}
+
+void prpc__bell_ring(prpc__bell *b)
+{
+    /* write(2) is async-signal-safe; errno is restored because the caller
+     * may be a signal handler that interrupted code reading errno. A full
+     * counter (EAGAIN) is a bell already rung. */
+    int saved = errno;
+    uint64_t one = 1;
+    ssize_t n;
+    do {
+        n = write(b->fd, &one, sizeof one);
+    } while (n < 0 && errno == EINTR);
+    errno = saved;
+}
+
+void prpc__bell_wait(prpc__bell *b, uint64_t deadline_ms)
+{
+    int ms = -1;
+    if (deadline_ms != UINT64_MAX) {
+        uint64_t now = prpc__now_ms();
+        uint64_t left = deadline_ms > now ? deadline_ms - now : 0;
+        ms = left > 60000 ? 60000 : (int)left; /* an early return is allowed */
+    }
+    struct pollfd p = {b->fd, POLLIN, 0};
+    if (poll(&p, 1, ms) == 1) {
+        /* Takes the ring; another waiter may have taken it first (EAGAIN). */
+        uint64_t v;
+        ssize_t n = read(b->fd, &v, sizeof v);
+        (void)n;
+    }
 }
 
 unsigned prpc__cpu_count(void)

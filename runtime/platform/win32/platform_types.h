@@ -26,6 +26,11 @@ typedef struct prpc__cond {
     CONDITION_VARIABLE c;
 } prpc__cond;
 
+/* A bell (platform.h): an auto-reset event. */
+typedef struct prpc__bell {
+    HANDLE ev;
+} prpc__bell;
+
 /* A task posted to an I/O pool (platform.h); fields are the pool's. The
  * OVERLAPPED is the completion packet's identity: a task is posted to the
  * completion port as itself, with no allocation. */

@@ -1,5 +1,5 @@
-/* Threads, locks, condition variables, clocks and error translation on
- * Windows. */
+/* Threads, locks, condition variables, bells, clocks and error
+ * translation on Windows. */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -152,6 +152,41 @@ prpc_status prpc__cond_wait_until(prpc__cond *c, prpc__mutex *m, uint64_t deadli
     DWORD ms = left >= 0x7FFFFFFFu ? 0x7FFFFFFFu : (DWORD)left;
     SleepConditionVariableSRW(&c->c, &m->l, ms, 0);
     return prpc__now_ms() >= deadline_ms ? PRPC_ERR_TIMEOUT : PRPC_OK;
+}
+
+prpc_status prpc__bell_init(prpc__bell *b)
+{
+    /* Auto-reset: a wait that returns takes the ring. */
+    b->ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+    return b->ev != NULL ? PRPC_OK : PRPC_ERR_NO_MEMORY;
+}
+
+void prpc__bell_destroy(prpc__bell *b)
+{
+    if (b->ev != NULL)
+        CloseHandle(b->ev);
+    b->ev = NULL;
+}
+
+void prpc__bell_ring(prpc__bell *b)
+{
+    /* SetEvent takes no lock of the process: safe from a console control
+     * handler's thread and from a C runtime signal handler. The last error
+     * is kept for the interrupted code. */
+    DWORD saved = GetLastError();
+    SetEvent(b->ev);
+    SetLastError(saved);
+}
+
+void prpc__bell_wait(prpc__bell *b, uint64_t deadline_ms)
+{
+    DWORD ms = INFINITE;
+    if (deadline_ms != UINT64_MAX) {
+        uint64_t now = prpc__now_ms();
+        uint64_t left = deadline_ms > now ? deadline_ms - now : 0;
+        ms = left > 60000 ? 60000 : (DWORD)left; /* an early return is allowed */
+    }
+    WaitForSingleObject(b->ev, ms);
 }
 
 unsigned prpc__cpu_count(void)
