@@ -197,10 +197,15 @@ PRPC_API prpc_status prpc_server_run(prpc_server *server);
  * a pool thread (PRPC_ERR_INVALID_ARG). Idempotent. */
 PRPC_API prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms);
 
-/* Asks prpc_server_run to stop. Async-signal-safe (a lock-free atomic
- * store, no lock, no allocation): call it from a signal handler. With
- * prpc_server_start instead of run, a normal thread must call
- * prpc_server_stop (for example after sigwait). */
+/* Asks prpc_server_run to stop. Async-signal-safe: an atomic store on the
+ * server and a wake-up of run (an eventfd write on Linux, SetEvent on
+ * Windows), with no lock and no allocation, and errno is left as it was;
+ * call it from a signal handler, for any number of servers at once. A
+ * request is never lost: made before run waits (even before listen), run
+ * returns as soon as it starts; made while a stop is already under way, it
+ * is met by that stop. With prpc_server_start instead of run, a normal
+ * thread must call prpc_server_stop (for example after sigwait).
+ * Accepts NULL. */
 PRPC_API void prpc_server_stop_async(prpc_server *server);
 
 /* ------------------------------------------------------ waiting for a stop

@@ -50,6 +50,7 @@ prpc_status prpc_server_create(const prpc_server_options *opts, prpc_server **ou
     if (s->opts.max_subscriptions == 0)
         s->opts.max_subscriptions = PRPC_DEFAULT_MAX_SUBSCRIPTIONS;
     prpc__mutex_init(&s->mu);
+    prpc__server_net_init(s);
     *out = s;
     return PRPC_OK;
 }
@@ -60,7 +61,7 @@ void prpc_server_destroy(prpc_server *server)
         return;
     /* A server still serving over transports stops first (a no-op after
      * prpc_server_stop): its pool must not outlive it. */
-    prpc__server_net_shutdown(server);
+    prpc__server_net_destroy(server);
     /* Detach the whole list first so no new connection can join, then close
      * each one and wait for the dispatches running on it: after that nothing
      * reaches the server through a connection any more. */

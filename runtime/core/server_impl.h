@@ -1,14 +1,16 @@
 /* The server's private structures, shared by server.c (registry,
- * connections, events), dispatch.c (the dispatcher) and call.c (the call
- * context).
+ * connections, events), dispatch.c (the dispatcher), call.c (the call
+ * context) and server_net.c (serving over transports).
  *
  * Locking: server->mu guards the registry, the connection list and the
  * counters; conn->mu guards a connection's state, its calls in flight and
  * their reply state, and its subscriptions. When both are held, server->mu
- * is taken first. */
+ * is taken first. server->net.mu guards the serving state; it is never held
+ * while taking server->mu or a conn->mu. */
 #ifndef PRPC_CORE_SERVER_IMPL_H
 #define PRPC_CORE_SERVER_IMPL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +34,33 @@ typedef struct prpc__route {
     const prpc__service *service; /* NULL for the built-ins */
 } prpc__route;
 
+/* The most endpoints one server listens on. */
+#define PRPC__SERVER_MAX_ENDPOINTS 16u
+
+/* Serving over transports (server_net.c). A serving cycle runs from the
+ * first prpc_server_listen to the end of prpc_server_stop, which leaves the
+ * state ready for the next listen; the lock, the condition and the stop
+ * request outlive the cycles. */
+typedef struct prpc__server_net {
+    prpc__mutex mu;
+    prpc__cond cv;              /* receive loops ending, a stop ending */
+    prpc__iopool *pool;         /* (mu) the cycle's; NULL before its first listen */
+    struct prpc__net_listener *listeners[PRPC__SERVER_MAX_ENDPOINTS]; /* (mu) */
+    unsigned nlisteners;        /* (mu) */
+    bool started;               /* (mu) */
+    bool stopping;              /* (mu) stop has begun */
+    uint64_t stops;             /* (mu) stops finished: a cycle's number */
+    unsigned waiters;           /* (mu) threads in run or stop waiting for a stop */
+    atomic_bool draining;       /* new requests are refused */
+    /* prpc_server_stop_async touches only these, so that a signal handler
+     * may call it: the request, and the bell that wakes prpc_server_run
+     * (made by the first run; ready says it exists). */
+    atomic_bool stop_asked;
+    atomic_bool bell_ready;
+    prpc__bell bell;
+    char err[320];              /* (mu) the last listen or start failure */
+} prpc__server_net;
+
 struct prpc_server {
     prpc__mutex mu;
     prpc_server_options opts;   /* resolved: no zero limits */
@@ -43,6 +72,7 @@ struct prpc_server {
     uint32_t nconns;
     bool closing;               /* (mu) prpc_server_destroy has begun */
     prpc_server_stats stats;    /* (mu) */
+    prpc__server_net net;
 };
 
 struct prpc_conn {
@@ -127,8 +157,10 @@ void prpc__call_release(prpc_call *call);
 prpc_status prpc__call_answer(prpc_call *call, bool is_error, int64_t code,
                               const char *message, prpc_encode_fn encode, const void *value);
 
-/* server_net.c: stops serving over transports, if the server ever listened
- * and has not stopped yet, with the server's default drain bound. */
-void prpc__server_net_shutdown(prpc_server *server);
+/* server_net.c, for prpc_server_create and prpc_server_destroy: sets up
+ * the serving state; stops serving over transports (if the server still
+ * serves, with the server's default drain bound) and frees that state. */
+void prpc__server_net_init(prpc_server *server);
+void prpc__server_net_destroy(prpc_server *server);
 
 #endif /* PRPC_CORE_SERVER_IMPL_H */

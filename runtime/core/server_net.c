@@ -10,8 +10,9 @@
  * requested only when it returns, so one connection's calls start in
  * arrival order while other connections run on other threads.
  *
- * The network state of a server lives in a small registry keyed by the
- * server pointer, because struct prpc_server has no room for it. */
+ * The state lives in the server (server->net, core/server_impl.h). A stop
+ * request from a signal handler (prpc_server_stop_async) is an atomic flag
+ * there plus a ring of the bell that prpc_server_run sleeps on. */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,157 +32,82 @@ _Static_assert(PRPC_SERVER_MAX_THREADS == PRPC__POOL_MAX_THREADS, "one thread bo
 #define DEFAULT_HANDSHAKE_MS 10000u
 #define DEFAULT_IDLE_MS 600000u
 #define DEFAULT_DRAIN_MS 5000u
-#define MAX_ENDPOINTS 16u
 /* After the drain, how long stop waits for the receive loops of the closed
  * connections to end. Only a handler still running (one that ignores
  * prpc_call_cancelled) can hold one up: application references and
  * unanswered deferred calls keep just the closed connection object. */
 #define RELEASE_GRACE_MS 2000u
 
-typedef struct net_listener {
-    struct net_state *ns;
+/* One endpoint of a serving cycle. A stop that times out leaves it
+ * allocated, with the pool, for the handler still running on them. */
+typedef struct prpc__net_listener {
+    prpc_server *server;
     prpc__tlistener *tl;
+    unsigned live;                      /* (net.mu) receive loops not yet ended */
     char endpoint[PRPC__PATH_MAX + 32]; /* as given */
     char bound[PRPC__PATH_MAX + 32];    /* as it can be dialled */
     bool stdio;                         /* serves this process's stdin/stdout */
 } net_listener;
 
-typedef struct net_state {
-    prpc_server *server;
-    struct net_state *next;  /* (registry) */
-    prpc__mutex mu;
-    prpc__cond cv;
-    prpc__iopool *pool;
-    net_listener listeners[MAX_ENDPOINTS];
-    unsigned nlisteners;     /* (mu) */
-    bool started;            /* (mu) */
-    bool stopping;           /* (mu) stop has begun */
-    bool stopped;            /* (mu) stop has finished */
-    atomic_bool draining;    /* new requests are refused */
-    unsigned live;           /* (mu) receive loops (net_conn) not yet ended */
-    unsigned waiters;        /* (mu) threads in run or stop waiting on cv */
-    char err[320];           /* (mu) */
-} net_state;
-
 /* One accepted connection: the io object the server's connection sends
  * through. Owned by its receive loop, which frees it when it ends, however
  * long the application keeps the prpc_conn (see prpc__conn_detach). */
 typedef struct net_conn {
-    net_state *ns;
     net_listener *nl;
     prpc__tconn *tc;
     prpc_conn *conn;
 } net_conn;
 
-/* ------------------------------------------------------------ registry */
+/* --------------------------------------------------------------- state */
 
-static atomic_flag reg_lock = ATOMIC_FLAG_INIT;
-static net_state *reg_head;
-
-static void reg_acquire(void)
+void prpc__server_net_init(prpc_server *server)
 {
-    while (atomic_flag_test_and_set_explicit(&reg_lock, memory_order_acquire))
-        ;
+    prpc__server_net *net = &server->net;
+    prpc__mutex_init(&net->mu);
+    prpc__cond_init(&net->cv);
+    atomic_init(&net->draining, false);
+    atomic_init(&net->stop_asked, false);
+    atomic_init(&net->bell_ready, false);
 }
 
-static void reg_release(void)
+/* Ends the serving cycle once stop is done (or has given up on a handler,
+ * whose listeners and pool it left allocated): the next listen starts
+ * afresh. A stop request made meanwhile has been met by this stop. Under
+ * net->mu. */
+static void end_cycle_locked(prpc__server_net *net)
 {
-    atomic_flag_clear_explicit(&reg_lock, memory_order_release);
+    net->pool = NULL;
+    net->nlisteners = 0;
+    net->started = false;
+    net->stopping = false;
+    net->err[0] = '\0';
+    atomic_store(&net->draining, false);
+    atomic_store(&net->stop_asked, false);
+    net->stops++;
+    prpc__cond_broadcast(&net->cv);
 }
 
-static net_state *reg_find(prpc_server *server)
+/* Under net->mu: waits until the stop running now has finished. */
+static void wait_stop_locked(prpc__server_net *net)
 {
-    reg_acquire();
-    net_state *ns = reg_head;
-    while (ns != NULL && ns->server != server)
-        ns = ns->next;
-    reg_release();
-    return ns;
-}
-
-static void reg_remove(net_state *ns)
-{
-    reg_acquire();
-    for (net_state **pp = &reg_head; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == ns) {
-            *pp = ns->next;
-            break;
-        }
-    }
-    reg_release();
-}
-
-/* Stop requests from signal handlers: a fixed set of lock-free slots, so
- * prpc_server_stop_async touches nothing but atomics. */
-#define STOP_SLOTS 64
-static _Atomic(prpc_server *) stop_slots[STOP_SLOTS];
-
-static bool stop_requested(prpc_server *server, bool clear)
-{
-    for (int i = 0; i < STOP_SLOTS; i++) {
-        if (atomic_load(&stop_slots[i]) == server) {
-            if (clear) {
-                prpc_server *expect = server;
-                atomic_compare_exchange_strong(&stop_slots[i], &expect, NULL);
-            }
-            return true;
-        }
-    }
-    return false;
+    uint64_t cycle = net->stops;
+    net->waiters++;
+    while (net->stops == cycle)
+        prpc__cond_wait(&net->cv, &net->mu);
+    net->waiters--;
+    prpc__cond_broadcast(&net->cv);
 }
 
 void prpc_server_stop_async(prpc_server *server)
 {
-    if (server == NULL || stop_requested(server, false))
+    if (server == NULL)
         return;
-    for (int i = 0; i < STOP_SLOTS; i++) {
-        prpc_server *expect = NULL;
-        if (atomic_compare_exchange_strong(&stop_slots[i], &expect, server))
-            return;
-    }
-}
-
-/* Finds or makes the network state; the pool is created with it because
- * listeners bind onto a pool. */
-static prpc_status get_state(prpc_server *server, net_state **out)
-{
-    reg_acquire();
-    net_state *ns = reg_head;
-    while (ns != NULL && ns->server != server)
-        ns = ns->next;
-    reg_release();
-    if (ns != NULL) {
-        *out = ns;
-        return PRPC_OK;
-    }
-    ns = prpc_alloc(sizeof *ns);
-    if (ns == NULL)
-        return PRPC_ERR_NO_MEMORY;
-    memset(ns, 0, sizeof *ns);
-    ns->server = server;
-    atomic_init(&ns->draining, false);
-    prpc_status st = prpc__iopool_create(server->opts.threads, &ns->pool);
-    if (st != PRPC_OK) {
-        prpc_free(ns);
-        return st;
-    }
-    prpc__mutex_init(&ns->mu);
-    prpc__cond_init(&ns->cv);
-    reg_acquire();
-    /* Listening on one server from two threads at once is not supported;
-     * the registry still stays consistent if it happens. */
-    ns->next = reg_head;
-    reg_head = ns;
-    reg_release();
-    *out = ns;
-    return PRPC_OK;
-}
-
-static void free_state(net_state *ns)
-{
-    prpc__cond_destroy(&ns->cv);
-    prpc__mutex_destroy(&ns->mu);
-    prpc_free(ns);
+    /* Two atomics and a write(2) or SetEvent: async-signal-safe. The flag
+     * is stored before the bell is looked at, and run makes the bell
+     * before it looks at the flag, so one of them sees the other. */
+    atomic_store(&server->net.stop_asked, true);
+    if (atomic_load(&server->net.bell_ready))
+        prpc__bell_ring(&server->net.bell);
 }
 
 /* ------------------------------------------------------------- options */
@@ -206,10 +132,10 @@ static void to_peer(const prpc__peer *in, prpc_peer *out)
 
 static bool policy_adapter(void *user, const prpc__peer *peer)
 {
-    net_state *ns = user;
+    prpc_server *server = user;
     prpc_peer p;
     to_peer(peer, &p);
-    return ns->server->opts.peer_policy(ns->server->opts.peer_policy_user, &p);
+    return server->opts.peer_policy(server->opts.peer_policy_user, &p);
 }
 
 /* ----------------------------------------------------------- connections */
@@ -232,18 +158,28 @@ static const prpc__conn_ops net_conn_ops = {
     .release = NULL, /* the receive loop frees its io (conn_ended) */
 };
 
+/* A receive loop of the listener has ended, or never began. */
+static void loop_gone(net_listener *nl)
+{
+    prpc__server_net *net = &nl->server->net;
+    prpc__mutex_lock(&net->mu);
+    if (--nl->live == 0)
+        prpc__cond_broadcast(&net->cv);
+    prpc__mutex_unlock(&net->mu);
+}
+
 /* The receive loop of a connection has ended (the peer left, broke the
  * protocol, timed out, or the server closed it), on a pool thread and with
  * no handler of it running: close it, take the channel back from the
  * connection object, tell the application, and free the channel. */
 static void conn_ended(net_conn *nc)
 {
-    net_state *ns = nc->ns;
+    net_listener *nl = nc->nl;
     prpc_conn *conn = nc->conn;
-    prpc_server *server = ns->server;
+    prpc_server *server = nl->server;
     /* A stdio: server has served its one peer: prpc_server_run returns
      * (and drains what is still running). */
-    if (nc->nl->stdio)
+    if (nl->stdio)
         prpc_server_stop_async(server);
     prpc__conn_close(conn, false);
     prpc__conn_detach(conn);
@@ -252,17 +188,14 @@ static void conn_ended(net_conn *nc)
     prpc_conn_release(conn); /* the loop's reference */
     prpc__tconn_destroy(nc->tc);
     prpc_free(nc);
-    prpc__mutex_lock(&ns->mu);
-    if (--ns->live == 0)
-        prpc__cond_broadcast(&ns->cv);
-    prpc__mutex_unlock(&ns->mu);
+    loop_gone(nl);
 }
 
 /* While draining, a new request is answered at once instead of started. */
 static void refuse_request(net_conn *nc, const uint8_t *msg, size_t len)
 {
     prpc_msg m;
-    if (prpc_msg_parse(msg, len, &nc->ns->server->opts.limits, &m) != PRPC_OK ||
+    if (prpc_msg_parse(msg, len, &nc->nl->server->opts.limits, &m) != PRPC_OK ||
         m.type != PRPC_MSG_REQUEST)
         return;
     prpc_encoder enc;
@@ -278,7 +211,7 @@ static void on_msg(void *user, prpc__tconn *tc, prpc_status st, const uint8_t *m
 {
     net_conn *nc = user;
     if (st == PRPC_OK) {
-        if (atomic_load_explicit(&nc->ns->draining, memory_order_acquire))
+        if (atomic_load_explicit(&nc->nl->server->net.draining, memory_order_acquire))
             refuse_request(nc, msg, len);
         else
             st = prpc__conn_receive(nc->conn, msg, len);
@@ -292,13 +225,12 @@ static void on_msg(void *user, prpc__tconn *tc, prpc_status st, const uint8_t *m
 static void on_accept(void *user, prpc__tconn *tc)
 {
     net_listener *nl = user;
-    net_state *ns = nl->ns;
+    prpc_server *server = nl->server;
     net_conn *nc = prpc_alloc(sizeof *nc);
     if (nc == NULL) {
         prpc__tconn_destroy(tc);
         return;
     }
-    nc->ns = ns;
     nc->nl = nl;
     nc->tc = tc;
     prpc__peer pp;
@@ -306,28 +238,24 @@ static void on_accept(void *user, prpc__tconn *tc)
     prpc_peer peer;
     to_peer(&pp, &peer);
 
-    prpc__mutex_lock(&ns->mu);
-    bool stopping = ns->stopping;
+    prpc__mutex_lock(&server->net.mu);
+    bool stopping = server->net.stopping;
     if (!stopping)
-        ns->live++;
-    prpc__mutex_unlock(&ns->mu);
+        nl->live++;
+    prpc__mutex_unlock(&server->net.mu);
     prpc_status st = stopping ? PRPC_ERR_CLOSED
-                              : prpc__conn_open(ns->server, &net_conn_ops, nc, &peer,
-                                                nl->endpoint, &nc->conn);
+                              : prpc__conn_open(server, &net_conn_ops, nc, &peer, nl->endpoint,
+                                                &nc->conn);
     if (st != PRPC_OK) {
         /* Past the server-wide connection limit, or stopping: closed at
          * once, before anything is read. */
         if (st == PRPC_ERR_BUSY)
             prpc__log(PRPC_LOG_WARN, "refused a connection on %s: %u connections are open",
-                      nl->endpoint, (unsigned)ns->server->opts.max_connections);
+                      nl->endpoint, (unsigned)server->opts.max_connections);
         prpc__tconn_destroy(tc);
         prpc_free(nc);
-        if (!stopping) {
-            prpc__mutex_lock(&ns->mu);
-            if (--ns->live == 0)
-                prpc__cond_broadcast(&ns->cv);
-            prpc__mutex_unlock(&ns->mu);
-        }
+        if (!stopping)
+            loop_gone(nl);
         return;
     }
     st = prpc__tconn_recv(tc, on_msg, nc);
@@ -337,14 +265,14 @@ static void on_accept(void *user, prpc__tconn *tc)
 
 /* --------------------------------------------------------------- listen */
 
-static void set_err(net_state *ns, const char *fmt, ...) PRPC__PRINTF(2, 3);
-static void set_err(net_state *ns, const char *fmt, ...)
+static void set_err(prpc__server_net *net, const char *fmt, ...) PRPC__PRINTF(2, 3);
+static void set_err(prpc__server_net *net, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ns->err, sizeof ns->err, fmt, ap);
+    vsnprintf(net->err, sizeof net->err, fmt, ap);
     va_end(ap);
-    prpc__log(PRPC_LOG_ERROR, "%s", ns->err);
+    prpc__log(PRPC_LOG_ERROR, "%s", net->err);
 }
 
 /* The endpoint as a client dials it: tcp:HOST:0 gets its real port. */
@@ -370,22 +298,36 @@ prpc_status prpc_server_listen(prpc_server *server, const char *endpoint)
         return PRPC_ERR_INVALID_ARG;
     if (strlen(endpoint) >= sizeof ((net_listener *)0)->endpoint)
         return PRPC_ERR_INVALID_ARG;
-    net_state *ns;
-    prpc_status st = get_state(server, &ns);
-    if (st != PRPC_OK)
-        return st;
-    prpc__mutex_lock(&ns->mu);
-    if (ns->started || ns->stopping) {
-        set_err(ns, "cannot listen on %s: the server has already started", endpoint);
-        prpc__mutex_unlock(&ns->mu);
+    prpc__server_net *net = &server->net;
+    prpc__mutex_lock(&net->mu);
+    prpc_status st = PRPC_OK;
+    if (net->pool == NULL) {
+        /* The first listen of a cycle makes its pool: listeners bind onto
+         * a pool. */
+        st = prpc__iopool_create(server->opts.threads, &net->pool);
+        if (st != PRPC_OK) {
+            prpc__mutex_unlock(&net->mu);
+            return st;
+        }
+    }
+    if (net->started || net->stopping) {
+        set_err(net, "cannot listen on %s: the server has already started", endpoint);
+        prpc__mutex_unlock(&net->mu);
         return PRPC_ERR_BUSY;
     }
-    if (ns->nlisteners == MAX_ENDPOINTS) {
-        set_err(ns, "cannot listen on %s: at most %u endpoints per server", endpoint,
-                MAX_ENDPOINTS);
-        prpc__mutex_unlock(&ns->mu);
+    if (net->nlisteners == PRPC__SERVER_MAX_ENDPOINTS) {
+        set_err(net, "cannot listen on %s: at most %u endpoints per server", endpoint,
+                PRPC__SERVER_MAX_ENDPOINTS);
+        prpc__mutex_unlock(&net->mu);
         return PRPC_ERR_BUSY;
     }
+    net_listener *nl = prpc_alloc(sizeof *nl);
+    if (nl == NULL) {
+        prpc__mutex_unlock(&net->mu);
+        return PRPC_ERR_NO_MEMORY;
+    }
+    memset(nl, 0, sizeof *nl);
+    nl->server = server;
     const prpc_server_options *o = &server->opts;
     prpc__listen_opts lo;
     memset(&lo, 0, sizeof lo);
@@ -396,55 +338,52 @@ prpc_status prpc_server_listen(prpc_server *server, const char *endpoint)
     lo.remote_clients = o->allow_remote_pipe_clients;
     if (o->peer_policy != NULL) {
         lo.peer_policy = policy_adapter;
-        lo.peer_policy_user = ns;
+        lo.peer_policy_user = server;
     }
-    net_listener *nl = &ns->listeners[ns->nlisteners];
-    memset(nl, 0, sizeof *nl);
     prpc__err err;
     err.msg[0] = '\0';
-    st = prpc__tlistener_open(ns->pool, endpoint, &lo, &nl->tl, &err);
+    st = prpc__tlistener_open(net->pool, endpoint, &lo, &nl->tl, &err);
     if (st != PRPC_OK) {
-        set_err(ns, "cannot listen on %s: %s", endpoint,
+        set_err(net, "cannot listen on %s: %s", endpoint,
                 err.msg[0] != '\0' ? err.msg : prpc_strerror(st));
-        prpc__mutex_unlock(&ns->mu);
+        prpc__mutex_unlock(&net->mu);
+        prpc_free(nl);
         return st;
     }
-    nl->ns = ns;
     prpc__addr addr;
     const prpc__transport *tp;
     nl->stdio = prpc__endpoint_parse(endpoint, &addr, &tp, NULL) == PRPC_OK &&
                 addr.kind == PRPC__ADDR_STDIO;
     snprintf(nl->endpoint, sizeof nl->endpoint, "%s", endpoint);
     bound_name(endpoint, nl->tl, nl->bound, sizeof nl->bound);
-    ns->nlisteners++;
-    ns->err[0] = '\0';
-    prpc__mutex_unlock(&ns->mu);
+    net->listeners[net->nlisteners++] = nl;
+    net->err[0] = '\0';
+    prpc__mutex_unlock(&net->mu);
     return PRPC_OK;
 }
 
 const char *prpc_server_error(prpc_server *server)
 {
-    net_state *ns = server ? reg_find(server) : NULL;
-    return ns != NULL ? ns->err : "";
+    return server != NULL ? server->net.err : "";
 }
 
 prpc_status prpc_server_endpoint(prpc_server *server, size_t index, char *buf, size_t size)
 {
-    net_state *ns = server ? reg_find(server) : NULL;
-    if (ns == NULL || buf == NULL || size == 0)
+    if (server == NULL || buf == NULL || size == 0)
         return PRPC_ERR_INVALID_ARG;
-    prpc__mutex_lock(&ns->mu);
+    prpc__server_net *net = &server->net;
+    prpc__mutex_lock(&net->mu);
     prpc_status st = PRPC_OK;
-    if (index >= ns->nlisteners) {
+    if (index >= net->nlisteners) {
         st = PRPC_ERR_INVALID_ARG;
     } else {
-        size_t n = strlen(ns->listeners[index].bound);
+        size_t n = strlen(net->listeners[index]->bound);
         if (n >= size)
             st = PRPC_ERR_TOO_LARGE;
         else
-            memcpy(buf, ns->listeners[index].bound, n + 1);
+            memcpy(buf, net->listeners[index]->bound, n + 1);
     }
-    prpc__mutex_unlock(&ns->mu);
+    prpc__mutex_unlock(&net->mu);
     return st;
 }
 
@@ -452,57 +391,85 @@ prpc_status prpc_server_endpoint(prpc_server *server, size_t index, char *buf, s
 
 prpc_status prpc_server_start(prpc_server *server)
 {
-    net_state *ns = server ? reg_find(server) : NULL;
-    if (ns == NULL)
-        return PRPC_ERR_INVALID_ARG; /* nothing to serve: listen first */
-    prpc__mutex_lock(&ns->mu);
+    if (server == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    prpc__server_net *net = &server->net;
+    prpc__mutex_lock(&net->mu);
     prpc_status st = PRPC_OK;
-    if (ns->started || ns->stopping) {
+    if (net->stopping) {
         st = PRPC_ERR_BUSY;
-    } else if (ns->nlisteners == 0) {
-        set_err(ns, "cannot start: no endpoint is listening");
+    } else if (net->pool == NULL) {
+        st = PRPC_ERR_INVALID_ARG; /* nothing to serve: listen first */
+    } else if (net->started) {
+        st = PRPC_ERR_BUSY;
+    } else if (net->nlisteners == 0) {
+        set_err(net, "cannot start: no endpoint is listening");
         st = PRPC_ERR_INVALID_ARG;
     } else {
-        for (unsigned i = 0; i < ns->nlisteners && st == PRPC_OK; i++)
-            st = prpc__tlistener_start(ns->listeners[i].tl, on_accept, &ns->listeners[i]);
+        for (unsigned i = 0; i < net->nlisteners && st == PRPC_OK; i++)
+            st = prpc__tlistener_start(net->listeners[i]->tl, on_accept, net->listeners[i]);
         /* A listener that could not start stays closed; the others serve
          * until stop, which the caller now owes. */
-        ns->started = true;
+        net->started = true;
         if (st != PRPC_OK)
-            set_err(ns, "cannot start accepting: %s", prpc_strerror(st));
+            set_err(net, "cannot start accepting: %s", prpc_strerror(st));
     }
-    prpc__mutex_unlock(&ns->mu);
+    prpc__mutex_unlock(&net->mu);
     return st;
 }
 
 prpc_status prpc_server_run(prpc_server *server)
 {
-    net_state *ns = server ? reg_find(server) : NULL;
-    if (ns == NULL)
+    if (server == NULL)
         return PRPC_ERR_INVALID_ARG;
-    prpc__mutex_lock(&ns->mu);
-    bool started = ns->started;
-    prpc__mutex_unlock(&ns->mu);
+    prpc__server_net *net = &server->net;
+    prpc__mutex_lock(&net->mu);
+    prpc_status st = net->pool == NULL ? PRPC_ERR_INVALID_ARG : PRPC_OK;
+    if (st == PRPC_OK && !atomic_load(&net->bell_ready)) {
+        st = prpc__bell_init(&net->bell);
+        if (st == PRPC_OK)
+            atomic_store(&net->bell_ready, true);
+    }
+    bool started = net->started;
+    uint64_t cycle = net->stops;
+    prpc__mutex_unlock(&net->mu);
+    if (st != PRPC_OK)
+        return st;
     if (!started) {
-        prpc_status st = prpc_server_start(server);
+        st = prpc_server_start(server);
         if (st != PRPC_OK)
             return st;
     }
-    /* A signal handler can only flip an atomic, so the wait polls it; 50 ms
-     * is far below any drain bound and costs nothing measurable. */
+    /* Sleeps on the bell, which prpc_server_stop_async (from a signal
+     * handler) and prpc_server_stop (from another thread) ring. The thread
+     * counts as a waiter throughout, so that a stop made elsewhere does not
+     * return, and let the server be destroyed, while this thread still
+     * looks at it. */
     bool stop_here = false;
-    prpc__mutex_lock(&ns->mu);
-    ns->waiters++;
-    while (!ns->stopped) {
-        if (!ns->stopping && stop_requested(server, true)) {
+    prpc__mutex_lock(&net->mu);
+    net->waiters++;
+    for (;;) {
+        if (net->stopping || net->stops != cycle) {
+            /* Stopped by another thread: another thread in run may sleep
+             * on the same bell, and one ring wakes one thread. */
+            prpc__bell_ring(&net->bell);
+            break;
+        }
+        if (atomic_exchange(&net->stop_asked, false)) {
             stop_here = true;
             break;
         }
-        prpc__cond_wait_until(&ns->cv, &ns->mu, prpc__now_ms() + 50);
+        prpc__mutex_unlock(&net->mu);
+        prpc__bell_wait(&net->bell, UINT64_MAX);
+        prpc__mutex_lock(&net->mu);
     }
-    ns->waiters--;
-    prpc__cond_broadcast(&ns->cv);
-    prpc__mutex_unlock(&ns->mu);
+    if (!stop_here) {
+        while (net->stops == cycle)
+            prpc__cond_wait(&net->cv, &net->mu);
+    }
+    net->waiters--;
+    prpc__cond_broadcast(&net->cv);
+    prpc__mutex_unlock(&net->mu);
     if (!stop_here)
         return PRPC_OK; /* another thread stopped the server */
     uint32_t drain = server->opts.drain_timeout_ms ? server->opts.drain_timeout_ms
@@ -549,41 +516,59 @@ static void close_all(prpc_server *server)
     }
 }
 
-static uint32_t active_channels(net_state *ns)
+/* Under net->mu: receive loops of the cycle's listeners not yet ended. */
+static unsigned live_loops_locked(const prpc__server_net *net)
 {
-    uint32_t n = 0;
-    for (unsigned i = 0; i < ns->nlisteners; i++)
-        n += prpc__tlistener_active(ns->listeners[i].tl);
+    unsigned n = 0;
+    for (unsigned i = 0; i < net->nlisteners; i++)
+        n += net->listeners[i]->live;
     return n;
+}
+
+static uint32_t active_channels(net_listener *const *listeners, unsigned n)
+{
+    uint32_t active = 0;
+    for (unsigned i = 0; i < n; i++)
+        active += prpc__tlistener_active(listeners[i]->tl);
+    return active;
 }
 
 prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms)
 {
-    net_state *ns = server ? reg_find(server) : NULL;
-    if (ns == NULL)
-        return server ? PRPC_OK : PRPC_ERR_INVALID_ARG; /* never listened, or stopped */
-    if (prpc__iopool_on_thread(ns->pool))
+    if (server == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    prpc__server_net *net = &server->net;
+    prpc__mutex_lock(&net->mu);
+    if (net->pool != NULL && prpc__iopool_on_thread(net->pool)) {
+        prpc__mutex_unlock(&net->mu);
         return PRPC_ERR_INVALID_ARG; /* it would wait for itself */
-    prpc__mutex_lock(&ns->mu);
-    if (ns->stopping) {
-        ns->waiters++;
-        while (!ns->stopped)
-            prpc__cond_wait(&ns->cv, &ns->mu);
-        ns->waiters--;
-        prpc__cond_broadcast(&ns->cv);
-        prpc__mutex_unlock(&ns->mu);
+    }
+    if (net->stopping) {
+        wait_stop_locked(net);
+        prpc__mutex_unlock(&net->mu);
         return PRPC_OK;
     }
-    ns->stopping = true;
-    prpc__cond_broadcast(&ns->cv); /* wakes prpc_server_run */
-    prpc__mutex_unlock(&ns->mu);
+    if (net->pool == NULL) {
+        prpc__mutex_unlock(&net->mu);
+        return PRPC_OK; /* never listened, or stopped */
+    }
+    net->stopping = true;
+    /* The cycle's listeners and pool are this stop's from here on: listen
+     * refuses while stopping, and the next cycle begins only after. */
+    prpc__iopool *pool = net->pool;
+    net_listener *listeners[PRPC__SERVER_MAX_ENDPOINTS];
+    unsigned nlisteners = net->nlisteners;
+    memcpy(listeners, net->listeners, nlisteners * sizeof *listeners);
+    if (atomic_load(&net->bell_ready))
+        prpc__bell_ring(&net->bell); /* wakes prpc_server_run */
+    prpc__mutex_unlock(&net->mu);
 
     /* 1. No new connections. */
-    for (unsigned i = 0; i < ns->nlisteners; i++)
-        prpc__tlistener_close(ns->listeners[i].tl);
+    for (unsigned i = 0; i < nlisteners; i++)
+        prpc__tlistener_close(listeners[i]->tl);
 
     /* 2. Drain: new requests are refused, calls in flight may finish. */
-    atomic_store_explicit(&ns->draining, true, memory_order_release);
+    atomic_store_explicit(&net->draining, true, memory_order_release);
     uint64_t drain_end = prpc__now_ms() + drain_timeout_ms;
     while (inflight_calls(server) > 0 && prpc__now_ms() < drain_end)
         prpc__sleep_ms(2);
@@ -593,20 +578,21 @@ prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms)
     close_all(server);
     prpc_status st = PRPC_OK;
     uint64_t grace_end = prpc__now_ms() + RELEASE_GRACE_MS;
-    prpc__mutex_lock(&ns->mu);
-    while (ns->live > 0) {
-        if (prpc__cond_wait_until(&ns->cv, &ns->mu, grace_end) == PRPC_ERR_TIMEOUT &&
-            ns->live > 0) {
+    prpc__mutex_lock(&net->mu);
+    unsigned live;
+    while ((live = live_loops_locked(net)) > 0) {
+        if (prpc__cond_wait_until(&net->cv, &net->mu, grace_end) == PRPC_ERR_TIMEOUT &&
+            live_loops_locked(net) > 0) {
             st = PRPC_ERR_TIMEOUT;
             break;
         }
     }
-    prpc__mutex_unlock(&ns->mu);
+    prpc__mutex_unlock(&net->mu);
     if (st == PRPC_OK) {
         /* Channels destroyed from their own callbacks finish on the pool. */
-        while (active_channels(ns) > 0 && prpc__now_ms() < grace_end)
+        while (active_channels(listeners, nlisteners) > 0 && prpc__now_ms() < grace_end)
             prpc__sleep_ms(1);
-        if (active_channels(ns) > 0)
+        if (active_channels(listeners, nlisteners) > 0)
             st = PRPC_ERR_TIMEOUT;
     }
     if (st != PRPC_OK) {
@@ -615,42 +601,41 @@ prpc_status prpc_server_stop(prpc_server *server, uint32_t drain_timeout_ms)
         prpc__log(PRPC_LOG_ERROR,
                   "server stop: %u connections still run a handler %u ms after they were "
                   "closed (the handler ignores prpc_call_cancelled); the pool is not freed",
-                  ns->live, RELEASE_GRACE_MS);
-        reg_remove(ns);
-        prpc__mutex_lock(&ns->mu);
-        ns->stopped = true;
-        prpc__cond_broadcast(&ns->cv);
-        prpc__mutex_unlock(&ns->mu);
-        return st;
+                  live, RELEASE_GRACE_MS);
+    } else {
+        /* 4. Free the listeners and the pool. */
+        for (unsigned i = 0; i < nlisteners; i++) {
+            prpc__tlistener_destroy(listeners[i]->tl);
+            prpc_free(listeners[i]);
+        }
+        prpc__iopool_close(pool);
+        prpc__iopool_stop(pool);
+        prpc__iopool_free(pool);
     }
 
-    /* 4. Free the listeners and the pool. */
-    for (unsigned i = 0; i < ns->nlisteners; i++)
-        prpc__tlistener_destroy(ns->listeners[i].tl);
-    prpc__iopool_close(ns->pool);
-    prpc__iopool_stop(ns->pool);
-    prpc__iopool_free(ns->pool);
-    ns->pool = NULL;
-
-    /* The state goes away with the stop, so a later listen starts afresh;
-     * threads waiting in run or stop leave first. */
-    reg_remove(ns);
-    prpc__mutex_lock(&ns->mu);
-    ns->stopped = true;
-    prpc__cond_broadcast(&ns->cv);
-    while (ns->waiters > 0)
-        prpc__cond_wait(&ns->cv, &ns->mu);
-    prpc__mutex_unlock(&ns->mu);
-    stop_requested(server, true);
-    free_state(ns);
-    return PRPC_OK;
+    /* Threads waiting in run or stop leave before this returns, since the
+     * caller may destroy the server next. */
+    prpc__mutex_lock(&net->mu);
+    end_cycle_locked(net);
+    while (net->waiters > 0)
+        prpc__cond_wait(&net->cv, &net->mu);
+    prpc__mutex_unlock(&net->mu);
+    return st;
 }
 
-void prpc__server_net_shutdown(prpc_server *server)
+void prpc__server_net_destroy(prpc_server *server)
 {
-    if (reg_find(server) == NULL)
-        return; /* never listened, or already stopped */
-    uint32_t drain = server->opts.drain_timeout_ms ? server->opts.drain_timeout_ms
-                                                   : DEFAULT_DRAIN_MS;
-    (void)prpc_server_stop(server, drain);
+    prpc__server_net *net = &server->net;
+    prpc__mutex_lock(&net->mu);
+    bool serving = net->pool != NULL;
+    prpc__mutex_unlock(&net->mu);
+    if (serving) {
+        uint32_t drain = server->opts.drain_timeout_ms ? server->opts.drain_timeout_ms
+                                                       : DEFAULT_DRAIN_MS;
+        (void)prpc_server_stop(server, drain);
+    }
+    if (atomic_load(&net->bell_ready))
+        prpc__bell_destroy(&net->bell);
+    prpc__cond_destroy(&net->cv);
+    prpc__mutex_destroy(&net->mu);
 }
