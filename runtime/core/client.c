@@ -244,6 +244,11 @@ prpc_status prpc__client_create(const prpc_client_options *opts, const prpc__lin
     return PRPC_OK;
 }
 
+void *prpc__client_link(const prpc_client *client, const prpc__link_ops *ops)
+{
+    return client != NULL && client->ops == ops ? client->link : NULL;
+}
+
 /* ------------------------------------------------- the table and the role */
 
 /* The table's removals, keeping nasync in step. Under c->mu. */

@@ -50,6 +50,11 @@ typedef struct prpc__link_ops {
 prpc_status prpc__client_create(const prpc_client_options *opts, const prpc__link_ops *ops,
                                 void *link, prpc_client **out);
 
+/* The link of a client created over ops, or NULL for a client over
+ * another link: how a transport gets from the public client object to its
+ * own state. */
+void *prpc__client_link(const prpc_client *client, const prpc__link_ops *ops);
+
 /* One whole message received from the server: a response is matched to its
  * pending call by msgid, a notification goes to its event handler. Malformed
  * messages and replies matching nothing are dropped and counted. Callbacks

@@ -10,7 +10,8 @@
  * events) whenever the client gives it the receiver role. A spawned
  * child's pipes are received by the link's own one-thread I/O pool; in
  * embed mode prpc_client_process receives in the application's thread (no
- * thread at all).
+ * thread at all); it and prpc_client_fd reach the link through the client
+ * object (prpc__client_link).
  *
  * Keepalive: after keepalive_ms without a message from the server a ping
  * goes out, and if nothing at all arrives within keepalive_timeout_ms the
@@ -83,55 +84,7 @@ typedef struct net_link {
     prpc__tconn *tc_new;         /* (mu) a connection being checked */
     bool given_up;               /* (mu) reconnecting stopped for good */
     prpc_status lost_why;        /* (mu) why the connection was lost */
-    struct net_link *next;       /* (registry) */
 } net_link;
-
-/* The clients made here and their links: the link is not reachable from
- * the public client object, and prpc_client_fd / prpc_client_process need
- * it. A short list; a client joins at connect and leaves in link_close. */
-static atomic_flag reg_lock = ATOMIC_FLAG_INIT;
-static net_link *reg_head;
-
-static void reg_acquire(void)
-{
-    while (atomic_flag_test_and_set_explicit(&reg_lock, memory_order_acquire))
-        ;
-}
-
-static void reg_release(void)
-{
-    atomic_flag_clear_explicit(&reg_lock, memory_order_release);
-}
-
-static void reg_add(net_link *l)
-{
-    reg_acquire();
-    l->next = reg_head;
-    reg_head = l;
-    reg_release();
-}
-
-static void reg_remove(net_link *l)
-{
-    reg_acquire();
-    for (net_link **pp = &reg_head; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == l) {
-            *pp = l->next;
-            break;
-        }
-    }
-    reg_release();
-}
-
-static net_link *find_link(prpc_client *client)
-{
-    reg_acquire();
-    net_link *l = reg_head;
-    while (l != NULL && l->client != client)
-        l = l->next;
-    reg_release();
-    return l;
-}
 
 /* -------------------------------------------------------------- the link */
 
@@ -170,7 +123,6 @@ static void free_link(net_link *l)
 static void link_close(void *arg)
 {
     net_link *l = arg;
-    reg_remove(l);
     prpc__mutex_lock(&l->mu);
     l->closing = true;
     prpc__cond_broadcast(&l->cv); /* ends a reconnect's backoff wait */
@@ -815,7 +767,6 @@ static prpc_status open_client(const char *endpoint, const char *const *argv,
             prpc__mutex_unlock(&l->mu);
         }
     }
-    reg_add(l);
     if (l->embed && l->expect == NULL) {
         prpc_call_options co = {CONNECT_CHECK_MS, NULL};
         (void)prpc_client_call_async(l->client, &ping_method, NULL, NULL, ignore_done, NULL,
@@ -851,16 +802,23 @@ prpc_status prpc_client_spawn(const char *const *argv, const prpc_client_options
 
 /* ----------------------------------------------------------- embed mode */
 
+/* The link of an embedded client (made with net_link_ops), else NULL. */
+static net_link *embed_link(prpc_client *client)
+{
+    net_link *l = prpc__client_link(client, &net_link_ops);
+    return l != NULL && l->embed ? l : NULL;
+}
+
 intptr_t prpc_client_fd(prpc_client *client)
 {
-    net_link *l = client ? find_link(client) : NULL;
-    return l != NULL && l->embed ? prpc__tconn_pollable(l->tc) : -1;
+    net_link *l = embed_link(client);
+    return l != NULL ? prpc__tconn_pollable(l->tc) : -1;
 }
 
 prpc_status prpc_client_process(prpc_client *client)
 {
-    net_link *l = client ? find_link(client) : NULL;
-    if (l == NULL || !l->embed)
+    net_link *l = embed_link(client);
+    if (l == NULL)
         return PRPC_ERR_INVALID_ARG; /* not embedded: a pool thread receives */
     for (;;) {
         const uint8_t *msg;
@@ -894,8 +852,8 @@ prpc_status prpc_client_process(prpc_client *client)
 
 uint32_t prpc_client_next_timeout(prpc_client *client)
 {
-    net_link *l = client ? find_link(client) : NULL;
-    if (l == NULL || !l->embed || !l->ka_on)
+    net_link *l = embed_link(client);
+    if (l == NULL || !l->ka_on)
         return PRPC_TIMEOUT_INFINITE;
     uint64_t now = prpc__now_ms();
     uint64_t last = atomic_load_explicit(&l->last_rx, memory_order_relaxed);
