@@ -180,7 +180,7 @@ static prpc_status begin(prpc_client *c, prpc__pending *p, prpc_encoder *enc)
         take_encoder_locked(c, enc);
         if (p->is_async) {
             c->nasync++;
-            rx_kick_locked(c); /* the background receiver may be needed now */
+            prpc__client_rx_kick_locked(c); /* the background receiver may be needed now */
         }
     }
     prpc__mutex_unlock(&c->mu);
@@ -195,8 +195,8 @@ static void end_use(prpc_client *c)
 }
 
 /* Encodes and sends a notification on connection gen. */
-prpc_status send_notify(prpc_client *c, uint64_t gen, const char *wire_name,
-                               uint32_t nparams, prpc_encode_fn encode, const void *args)
+prpc_status prpc__client_send_notify(prpc_client *c, uint64_t gen, const char *wire_name,
+                                     uint32_t nparams, prpc_encode_fn encode, const void *args)
 {
     prpc_encoder enc;
     prpc_enc_init(&enc, c->limits.max_message_size);
@@ -302,7 +302,7 @@ prpc_status prpc_client_notify(prpc_client *client, const prpc_method_desc *meth
     prpc__mutex_unlock(&client->mu);
     if (st != PRPC_OK)
         return st;
-    st = send_notify(client, gen, method->wire_name, method->nparams, encode, args);
+    st = prpc__client_send_notify(client, gen, method->wire_name, method->nparams, encode, args);
     if (st == PRPC_ERR_CLOSED && client->reconnect)
         st = PRPC_ERR_UNAVAILABLE; /* the connection is going; the client is not */
     prpc__mutex_lock(&client->mu);
@@ -330,12 +330,12 @@ static uint8_t *give_back_reply_locked(prpc_client *c, prpc__pending *p)
 /* Decodes a synchronous call's reply (its error and result, pointing into
  * the message) into the result the caller wants; sets the thread's last
  * error when it fails. */
-prpc_status settle_reply(const prpc__pending *p, prpc_any error, prpc_any reply)
+prpc_status prpc__client_settle_reply(const prpc__pending *p, prpc_any error, prpc_any reply)
 {
     prpc_status st = PRPC_OK;
     prpc_decode_fn decode = p->decode;
     prpc_arena *arena = p->arena;
-    if (!is_nil(error)) {
+    if (!prpc__client_is_nil(error)) {
         /* The error object is decoded into a scratch arena and copied into
          * the thread's last error, so the caller's arena only ever holds
          * results. */
@@ -374,7 +374,7 @@ static prpc_status finish_sync(const prpc__pending *p)
     if (st != PRPC_OK)
         set_last_error(st, prpc_strerror(st));
     else
-        st = settle_reply(p, p->error, p->result);
+        st = prpc__client_settle_reply(p, p->error, p->result);
     return st;
 }
 
@@ -390,7 +390,7 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     }
     if (method->flags & PRPC_METHOD_ONEWAY)
         return prpc_client_notify(client, method, encode, args);
-    if (tl_receiving == client) {
+    if (prpc__client_tl_receiving == client) {
         /* See the top of the file: nobody would read the reply. */
         set_last_error(PRPC_ERR_WOULD_BLOCK, prpc_strerror(PRPC_ERR_WOULD_BLOCK));
         return PRPC_ERR_WOULD_BLOCK;
@@ -422,7 +422,7 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     prpc__mutex_lock(&client->mu);
     uint8_t *drop = keep_encoder_locked(client, &enc);
     if (st != PRPC_OK && !p.done) {
-        table_remove(client, p.msgid);
+        prpc__client_table_remove(client, p.msgid);
         p.done = true;
         p.status = st;
     }
@@ -443,10 +443,10 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
                 prpc_free(drop); /* outside the lock, before waiting */
                 drop = NULL;
             }
-            const prpc__pending *outer = tl_leading;
-            tl_leading = &p;
+            const prpc__pending *outer = prpc__client_tl_leading;
+            prpc__client_tl_leading = &p;
             prpc_status rs = client->ops->recv_one(client->link, until);
-            tl_leading = outer;
+            prpc__client_tl_leading = outer;
             prpc__mutex_lock(&client->mu);
             client->rx_busy = false;
             if (p.done)
@@ -461,8 +461,8 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
                 }
                 /* The link is gone (it has failed every call, this one
                  * included, unless the client was closing anyway). */
-                if (table_remove(client, p.msgid) != NULL)
-                    complete_sync_locked(&p, PRPC_ERR_CLOSED);
+                if (prpc__client_table_remove(client, p.msgid) != NULL)
+                    prpc__client_complete_sync_locked(&p, PRPC_ERR_CLOSED);
                 can_lead = false;
                 continue;
             }
@@ -488,7 +488,7 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
             }
         }
         if (expired && !p.done) {
-            table_remove(client, p.msgid);
+            prpc__client_table_remove(client, p.msgid);
             p.done = true;
             p.status = PRPC_ERR_TIMEOUT;
             client->stats.timeouts++;
@@ -496,7 +496,7 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
         }
     }
     client->last_sync_ms = prpc__now_ms();
-    rx_kick_locked(client);
+    prpc__client_rx_kick_locked(client);
     /* The client may be destroyed once the last user leaves, so the reply
      * buffer goes back before end_use. Usually (the reply was decoded at
      * delivery, or there is none) this is the call's last critical
@@ -540,7 +540,7 @@ static void timer_main(void *arg)
                 prpc__pending *p = expired;
                 expired = p->next;
                 uint32_t msgid = p->msgid;
-                complete_async(p, PRPC_ERR_TIMEOUT, NULL);
+                prpc__client_complete_async(p, PRPC_ERR_TIMEOUT, NULL);
                 notify_timeout(c, msgid);
             }
             prpc__mutex_lock(&c->mu);
@@ -610,7 +610,7 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
     prpc__mutex_lock(&client->mu);
     uint8_t *drop = keep_encoder_locked(client, &enc);
     if (st != PRPC_OK) {
-        prpc__pending *mine = table_remove(client, msgid);
+        prpc__pending *mine = prpc__client_table_remove(client, msgid);
         if (mine != NULL) {
             prpc_free(mine->req);
             prpc_free(mine);
@@ -621,10 +621,10 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
         st = arm_timer(client, deadline);
         if (st != PRPC_OK) {
             /* Without a timer the deadline cannot be kept: fail it now. */
-            prpc__pending *mine = table_remove(client, msgid);
+            prpc__pending *mine = prpc__client_table_remove(client, msgid);
             prpc__mutex_unlock(&client->mu);
             if (mine != NULL)
-                complete_async(mine, st, NULL);
+                prpc__client_complete_async(mine, st, NULL);
             st = PRPC_OK;
             prpc__mutex_lock(&client->mu);
         }
@@ -661,8 +661,8 @@ static void notify_timeout(prpc_client *c, uint32_t msgid)
     prpc__mutex_unlock(&c->mu);
     if (!open)
         return;
-    (void)send_notify(c, gen, cancel_method.wire_name, cancel_method.nparams,
-                       encode_u32, &msgid);
+    (void)prpc__client_send_notify(c, gen, cancel_method.wire_name, cancel_method.nparams,
+                                   encode_u32, &msgid);
     prpc__mutex_lock(&c->mu);
     if (--c->cancel_sends == 0)
         prpc__cond_broadcast(&c->drained);
@@ -680,13 +680,13 @@ prpc_status prpc_client_cancel(prpc_client *client, prpc_call_id id)
         prpc__mutex_unlock(&client->mu);
         return PRPC_ERR_INVALID_ARG;
     }
-    table_remove(client, msgid);
+    prpc__client_table_remove(client, msgid);
     bool async = p->is_async;
     if (!async)
-        complete_sync_locked(p, PRPC_ERR_CANCELLED);
+        prpc__client_complete_sync_locked(p, PRPC_ERR_CANCELLED);
     prpc__mutex_unlock(&client->mu);
     if (async)
-        complete_async(p, PRPC_ERR_CANCELLED, NULL);
+        prpc__client_complete_async(p, PRPC_ERR_CANCELLED, NULL);
     /* Best effort: the server may already have answered. */
     (void)prpc_client_notify(client, &cancel_method, encode_u32, &msgid);
     return PRPC_OK;
@@ -701,8 +701,8 @@ void prpc_client_destroy(prpc_client *client)
     prpc__mutex_lock(&client->mu);
     client->closed = true;
     client->closed_status = PRPC_ERR_CLOSED;
-    prpc__pending *list = table_take_all(client);
-    rx_kick_locked(client); /* the background receiver stops */
+    prpc__pending *list = prpc__client_table_take_all(client);
+    prpc__client_rx_kick_locked(client); /* the background receiver stops */
     client->timer_stop = true;
     prpc__cond_signal(&client->timer_cond);
     bool timer = client->timer_running;
@@ -710,7 +710,7 @@ void prpc_client_destroy(prpc_client *client)
         prpc__cond_wait(&client->drained, &client->mu);
     prpc__mutex_unlock(&client->mu);
 
-    fail_list(client, list, PRPC_ERR_CLOSED);
+    prpc__client_fail_list(client, list, PRPC_ERR_CLOSED);
     if (client->ops->close != NULL)
         client->ops->close(client->link);
     if (timer)

@@ -78,24 +78,24 @@ struct prpc_client {
 };
 
 /* client.c */
-prpc_status send_notify(prpc_client *c, uint64_t gen, const char *wire_name,
-                        uint32_t nparams, prpc_encode_fn encode, const void *args);
-prpc_status settle_reply(const prpc__pending *p, prpc_any error, prpc_any reply);
+prpc_status prpc__client_send_notify(prpc_client *c, uint64_t gen, const char *wire_name,
+                                     uint32_t nparams, prpc_encode_fn encode, const void *args);
+prpc_status prpc__client_settle_reply(const prpc__pending *p, prpc_any error, prpc_any reply);
 
 /* client_rx.c */
-extern _Thread_local const prpc_client *tl_receiving;
-extern _Thread_local const prpc__pending *tl_leading;
-const prpc_client *callbacks_begin(const prpc_client *c);
-void callbacks_end(const prpc_client *old);
-prpc__pending *table_remove(prpc_client *c, uint32_t msgid);
-prpc__pending *table_take_all(prpc_client *c);
-void rx_kick_locked(prpc_client *c);
-bool is_nil(prpc_any v);
-void complete_async(prpc__pending *p, prpc_status status, const prpc_msg *msg);
-void complete_sync_locked(prpc__pending *p, prpc_status status);
-void fail_list(prpc_client *c, prpc__pending *list, prpc_status why);
-void fail_list_receiving(prpc_client *c, prpc__pending *list, prpc_status why);
-void encode_name(prpc_encoder *enc, const void *v);
-extern const prpc_method_desc subscribe_method;
+extern _Thread_local const prpc_client *prpc__client_tl_receiving;
+extern _Thread_local const prpc__pending *prpc__client_tl_leading;
+const prpc_client *prpc__client_callbacks_begin(const prpc_client *c);
+void prpc__client_callbacks_end(const prpc_client *old);
+prpc__pending *prpc__client_table_remove(prpc_client *c, uint32_t msgid);
+prpc__pending *prpc__client_table_take_all(prpc_client *c);
+void prpc__client_rx_kick_locked(prpc_client *c);
+bool prpc__client_is_nil(prpc_any v);
+void prpc__client_complete_async(prpc__pending *p, prpc_status status, const prpc_msg *msg);
+void prpc__client_complete_sync_locked(prpc__pending *p, prpc_status status);
+void prpc__client_fail_list(prpc_client *c, prpc__pending *list, prpc_status why);
+void prpc__client_fail_list_receiving(prpc_client *c, prpc__pending *list, prpc_status why);
+void prpc__client_encode_name(prpc_encoder *enc, const void *v);
+extern const prpc_method_desc prpc__client_subscribe_method;
 
 #endif /* PRPC_CORE_CLIENT_IMPL_H */

@@ -34,9 +34,9 @@ void prpc__client_link_down(prpc_client *client, prpc_status why)
     }
     client->down = true;
     prpc__pending *list = prpc__pending_take_if(&client->table, pick_lost, client);
-    rx_kick_locked(client); /* the background receiver reconnects */
+    prpc__client_rx_kick_locked(client); /* the background receiver reconnects */
     prpc__mutex_unlock(&client->mu);
-    fail_list_receiving(client, list, PRPC_ERR_DISCONNECTED);
+    prpc__client_fail_list_receiving(client, list, PRPC_ERR_DISCONNECTED);
 }
 
 /* Under c->mu, for prpc__pending_take_if on a new connection: sends each
@@ -66,11 +66,12 @@ void prpc__client_link_up(prpc_client *client, uint64_t gen)
      * are not missed. A send that fails means this connection is lost
      * too: the link reports it, and the next one does all this again. */
     for (uint32_t i = 0; i < client->nhandlers; i++)
-        (void)send_notify(client, gen, subscribe_method.wire_name,
-                           subscribe_method.nparams, encode_name,
-                           client->handlers[i].event->wire_name);
+        (void)prpc__client_send_notify(client, gen, prpc__client_subscribe_method.wire_name,
+                                       prpc__client_subscribe_method.nparams,
+                                       prpc__client_encode_name,
+                                       client->handlers[i].event->wire_name);
     (void)prpc__pending_take_if(&client->table, pick_resend, client);
-    rx_kick_locked(client);
+    prpc__client_rx_kick_locked(client);
     prpc__mutex_unlock(&client->mu);
 }
 
@@ -83,9 +84,9 @@ void prpc__client_report_state(prpc_client *client, prpc_client_state state, prp
     }
     if (client->on_state == NULL)
         return;
-    const prpc_client *old = callbacks_begin(client);
+    const prpc_client *old = prpc__client_callbacks_begin(client);
     client->on_state(client->on_state_user, client, state, why);
-    callbacks_end(old);
+    prpc__client_callbacks_end(old);
 }
 
 void prpc__client_count_attempt(prpc_client *client)

@@ -20,9 +20,9 @@
  *    flight (nasync, keepalive pings included) or an event handler is set.
  *    It gives the role back after each message (prpc__client_rx_end).
  *  - Whoever frees the role or changes what the background receiver waits
- *    for calls rx_kick_locked: the role passes to the first waiting caller
- *    if there is one, else to the background receiver if it now has
- *    something to wait for. A caller leaving with its call done also kicks,
+ *    for calls prpc__client_rx_kick_locked: the role passes to the first
+ *    waiting caller if there is one, else to the background receiver if it
+ *    now has something to wait for. A caller leaving with its call done also kicks,
  *    so a signal that reached a caller that no longer needs it is passed on.
  *  - A leader reads in slices of LEAD_SLICE_MS, so a call completed by
  *    another thread (cancelled, failed) frees its thread soon even if no
@@ -68,29 +68,29 @@ static void client_log(prpc_client *c, prpc_log_level level, const char *fmt, ..
 /* The client whose receiving thread this is, while it runs callbacks (see
  * the top of the file). Saved and restored, so nesting across clients
  * works. */
-_Thread_local const prpc_client *tl_receiving;
+_Thread_local const prpc_client *prpc__client_tl_receiving;
 
 /* The synchronous call whose caller is reading from the link in this thread
  * (leader receive), so that delivery can tell the caller's own reply. */
-_Thread_local const prpc__pending *tl_leading;
+_Thread_local const prpc__pending *prpc__client_tl_leading;
 
-const prpc_client *callbacks_begin(const prpc_client *c)
+const prpc_client *prpc__client_callbacks_begin(const prpc_client *c)
 {
-    const prpc_client *old = tl_receiving;
+    const prpc_client *old = prpc__client_tl_receiving;
     if (c->ops->callbacks_block_receive)
-        tl_receiving = c;
+        prpc__client_tl_receiving = c;
     return old;
 }
 
-void callbacks_end(const prpc_client *old)
+void prpc__client_callbacks_end(const prpc_client *old)
 {
-    tl_receiving = old;
+    prpc__client_tl_receiving = old;
 }
 
 /* ------------------------------------------------- the table and the role */
 
 /* The table's removals, keeping nasync in step. Under c->mu. */
-prpc__pending *table_remove(prpc_client *c, uint32_t msgid)
+prpc__pending *prpc__client_table_remove(prpc_client *c, uint32_t msgid)
 {
     prpc__pending *p = prpc__pending_remove(&c->table, msgid);
     if (p != NULL && p->is_async)
@@ -98,7 +98,7 @@ prpc__pending *table_remove(prpc_client *c, uint32_t msgid)
     return p;
 }
 
-prpc__pending *table_take_all(prpc_client *c)
+prpc__pending *prpc__client_table_take_all(prpc_client *c)
 {
     c->nasync = 0;
     return prpc__pending_take_all(&c->table);
@@ -120,7 +120,7 @@ static bool bg_may_read(const prpc_client *c, uint64_t now)
 /* Under c->mu: passes a free receiver role on (see the top of the file).
  * Signals only a thread that is asleep and would act, so a stream of
  * synchronous calls wakes nobody. */
-void rx_kick_locked(prpc_client *c)
+void prpc__client_rx_kick_locked(prpc_client *c)
 {
     if (c->closed || c->down) {
         if (c->rx_bg_parked)
@@ -163,20 +163,20 @@ void prpc__client_rx_end(prpc_client *c)
 {
     prpc__mutex_lock(&c->mu);
     c->rx_busy = false;
-    rx_kick_locked(c);
+    prpc__client_rx_kick_locked(c);
     prpc__mutex_unlock(&c->mu);
 }
 
 /* --------------------------------------------------------- completions */
 
-bool is_nil(prpc_any v)
+bool prpc__client_is_nil(prpc_any v)
 {
     return v.len == 1 && v.data[0] == 0xc0;
 }
 
 /* Runs an asynchronous call's completion and frees its entry. msg is the
  * response, or NULL when the call ends locally with `status`. */
-void complete_async(prpc__pending *p, prpc_status status, const prpc_msg *msg)
+void prpc__client_complete_async(prpc__pending *p, prpc_status status, const prpc_msg *msg)
 {
     prpc_arena *arena = prpc_arena_create(0);
     prpc_remote_error err;
@@ -185,7 +185,7 @@ void complete_async(prpc__pending *p, prpc_status status, const prpc_msg *msg)
     if (arena == NULL && status == PRPC_OK)
         status = PRPC_ERR_NO_MEMORY;
     if (status == PRPC_OK && msg != NULL) {
-        if (!is_nil(msg->error)) {
+        if (!prpc__client_is_nil(msg->error)) {
             status = prpc_remote_error_decode(msg->error, arena, &err);
             if (status == PRPC_OK) {
                 status = prpc_remote_error_status(&err);
@@ -211,7 +211,7 @@ void complete_async(prpc__pending *p, prpc_status status, const prpc_msg *msg)
 }
 
 /* Under c->mu: ends a synchronous entry that is no longer in the table. */
-void complete_sync_locked(prpc__pending *p, prpc_status status)
+void prpc__client_complete_sync_locked(prpc__pending *p, prpc_status status)
 {
     p->done = true;
     p->status = status;
@@ -220,7 +220,7 @@ void complete_sync_locked(prpc__pending *p, prpc_status status)
 
 /* Ends every call of a list taken out of the table: synchronous ones under
  * the lock (their waiters own them), asynchronous ones after it. */
-void fail_list(prpc_client *c, prpc__pending *list, prpc_status why)
+void prpc__client_fail_list(prpc_client *c, prpc__pending *list, prpc_status why)
 {
     prpc__pending *async = NULL;
     prpc__mutex_lock(&c->mu);
@@ -231,34 +231,34 @@ void fail_list(prpc_client *c, prpc__pending *list, prpc_status why)
             p->next = async;
             async = p;
         } else {
-            complete_sync_locked(p, why);
+            prpc__client_complete_sync_locked(p, why);
         }
     }
     prpc__mutex_unlock(&c->mu);
     while (async != NULL) {
         prpc__pending *p = async;
         async = p->next;
-        complete_async(p, why, NULL);
+        prpc__client_complete_async(p, why, NULL);
     }
 }
 
-/* fail_list for a list taken by the receiving machinery (a lost
- * connection): its callbacks are marked as running there. */
-void fail_list_receiving(prpc_client *c, prpc__pending *list, prpc_status why)
+/* prpc__client_fail_list for a list taken by the receiving machinery (a
+ * lost connection): its callbacks are marked as running there. */
+void prpc__client_fail_list_receiving(prpc_client *c, prpc__pending *list, prpc_status why)
 {
-    const prpc_client *old = callbacks_begin(c);
-    fail_list(c, list, why);
-    callbacks_end(old);
+    const prpc_client *old = prpc__client_callbacks_begin(c);
+    prpc__client_fail_list(c, list, why);
+    prpc__client_callbacks_end(old);
 }
 
 /* --------------------------------------------------------------- events */
 
-void encode_name(prpc_encoder *enc, const void *v)
+void prpc__client_encode_name(prpc_encoder *enc, const void *v)
 {
     prpc_enc_cstr(enc, (const char *)v);
 }
 
-const prpc_method_desc subscribe_method = {
+const prpc_method_desc prpc__client_subscribe_method = {
     "subscribe", "rpc.subscribe", "oneway void subscribe(string event...)", NULL,
     PRPC_METHOD_ONEWAY, 0, 1, NULL};
 static const prpc_method_desc unsubscribe_method = {
@@ -291,16 +291,18 @@ prpc_status prpc_client_on_event(prpc_client *client, const prpc_event_desc *eve
         } else {
             h[client->nhandlers++] = (event_handler){event, fn, user_fn, user};
             client->handlers = h;
-            rx_kick_locked(client); /* events now need the background receiver */
+            prpc__client_rx_kick_locked(client); /* events now need the background receiver */
         }
     }
     prpc__mutex_unlock(&client->mu);
     if (st != PRPC_OK)
         return st;
     if (fn != NULL && !had)
-        st = prpc_client_notify(client, &subscribe_method, encode_name, event->wire_name);
+        st = prpc_client_notify(client, &prpc__client_subscribe_method, prpc__client_encode_name,
+                                event->wire_name);
     else if (fn == NULL && had)
-        st = prpc_client_notify(client, &unsubscribe_method, encode_name, event->wire_name);
+        st = prpc_client_notify(client, &unsubscribe_method, prpc__client_encode_name,
+                                event->wire_name);
     /* While the connection is down the handlers are what counts: the next
      * connection subscribes to exactly those (prpc__client_link_up). */
     if (st == PRPC_ERR_UNAVAILABLE && client->reconnect)
@@ -332,9 +334,9 @@ static void deliver_event(prpc_client *c, const prpc_msg *msg)
             prpc_dec_array_exact(&dec, h.event->nparams);
             if (prpc_dec_status(&dec) == PRPC_OK) {
                 prpc_event_delivery d = {h.event, &dec, arena, h.user_fn, h.user};
-                const prpc_client *old = callbacks_begin(c);
+                const prpc_client *old = prpc__client_callbacks_begin(c);
                 h.fn(&d);
-                callbacks_end(old);
+                prpc__client_callbacks_end(old);
                 delivered = true;
             }
             prpc_arena_destroy(arena);
@@ -385,20 +387,20 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
     }
 
     prpc__mutex_lock(&client->mu);
-    prpc__pending *p = table_remove(client, msg.msgid);
+    prpc__pending *p = prpc__client_table_remove(client, msg.msgid);
     if (p == NULL) {
         client->stats.late_replies++;
         prpc__mutex_unlock(&client->mu);
         return;
     }
-    if (!p->is_async && p == tl_leading) {
+    if (!p->is_async && p == prpc__client_tl_leading) {
         /* The caller's own reply, read in its thread: decode it from the
          * transport's buffer into the caller's arena, with no copy of the
          * whole message. Out of the table, p is only the caller's: nobody
          * else completes it or waits for it, and this thread is the
          * caller, so it ends without the lock or a signal. */
         prpc__mutex_unlock(&client->mu);
-        p->status = settle_reply(p, msg.error, msg.result);
+        p->status = prpc__client_settle_reply(p, msg.error, msg.result);
         p->settled = true;
         p->done = true;
         return;
@@ -421,14 +423,14 @@ void prpc__client_deliver(prpc_client *client, const uint8_t *data, size_t len)
             p->error = (prpc_any){p->reply + (msg.error.data - data), msg.error.len};
             p->result = (prpc_any){p->reply + (msg.result.data - data), msg.result.len};
         }
-        complete_sync_locked(p, result);
+        prpc__client_complete_sync_locked(p, result);
         prpc__mutex_unlock(&client->mu);
         return;
     }
     prpc__mutex_unlock(&client->mu);
-    const prpc_client *old = callbacks_begin(client);
-    complete_async(p, PRPC_OK, &msg);
-    callbacks_end(old);
+    const prpc_client *old = prpc__client_callbacks_begin(client);
+    prpc__client_complete_async(p, PRPC_OK, &msg);
+    prpc__client_callbacks_end(old);
 }
 
 void prpc__client_link_lost(prpc_client *client, prpc_status why)
@@ -437,10 +439,10 @@ void prpc__client_link_lost(prpc_client *client, prpc_status why)
     bool was_open = !client->closed;
     client->closed = true;
     client->closed_status = PRPC_ERR_CLOSED;
-    prpc__pending *list = table_take_all(client);
-    rx_kick_locked(client); /* the background receiver stops */
+    prpc__pending *list = prpc__client_table_take_all(client);
+    prpc__client_rx_kick_locked(client); /* the background receiver stops */
     prpc__mutex_unlock(&client->mu);
-    fail_list_receiving(client, list, why);
+    prpc__client_fail_list_receiving(client, list, why);
     if (was_open)
         prpc__client_report_state(client, PRPC_CLIENT_CLOSED, why);
 }
