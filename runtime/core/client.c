@@ -391,7 +391,7 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     if (method->flags & PRPC_METHOD_ONEWAY)
         return prpc_client_notify(client, method, encode, args);
     if (prpc__client_tl_receiving == client) {
-        /* See the top of the file: nobody would read the reply. */
+        /* Nobody would read the reply (see the top of client_rx.c). */
         set_last_error(PRPC_ERR_WOULD_BLOCK, prpc_strerror(PRPC_ERR_WOULD_BLOCK));
         return PRPC_ERR_WOULD_BLOCK;
     }
@@ -432,7 +432,7 @@ prpc_status prpc_client_call(prpc_client *client, const prpc_method_desc *method
     while (!p.done) {
         bool expired;
         if (can_lead && !lost && !client->rx_busy && !client->closed && !client->down) {
-            /* Leader: read in this thread (see the top of the file). */
+            /* Leader: read in this thread (see the top of client_rx.c). */
             client->rx_busy = true;
             prpc__mutex_unlock(&client->mu);
             uint64_t now = prpc__now_ms();
@@ -721,6 +721,11 @@ void prpc_client_destroy(prpc_client *client)
         prpc__cond_wait(&client->drained, &client->mu);
     prpc__mutex_unlock(&client->mu);
 
+    prpc__client_discard(client);
+}
+
+void prpc__client_discard(prpc_client *client)
+{
     prpc__pending_free(&client->table);
     prpc_free(client->spare);
     prpc_free(client->enc_spare);

@@ -43,14 +43,14 @@ struct prpc_client {
     uint32_t nhandlers;
     prpc_client_stats stats;     /* (mu) */
 
-    /* Reconnect (see the top of the file). */
+    /* Reconnect (see the top of client.c). */
     bool reconnect;              /* the link reconnects; fixed at creation */
     bool down;                   /* (mu) the connection is lost; the link reconnects */
     uint64_t gen;                /* (mu) the connection calls are sent on */
     prpc_client_state_fn on_state;
     void *on_state_user;
 
-    /* The receiver role (leader receive; see the top of the file). */
+    /* The receiver role (leader receive; see the top of client_rx.c). */
     bool rx_busy;                /* (mu) a thread is reading from the link */
     bool rx_bg_parked;           /* (mu) the background receiver sleeps on rx_cond */
     prpc__cond rx_cond;          /* (mu) the background receiver's */

@@ -4,11 +4,10 @@
  * straight to the client. */
 #include <string.h>
 
-#include "core/client_impl.h"
+#include "core/client_link.h"
 #include "core/server_conn.h"
 #include "piperpc/alloc.h"
-
-/* ---------------------------------------------------- the in-process link */
+#include "platform/platform.h"
 
 /* Shared by the client (through the link ops) and the server connection
  * (through the conn ops); freed when both sides let go. */
@@ -145,15 +144,9 @@ prpc_status prpc_client_create_inproc(prpc_server *server, const prpc_client_opt
     return PRPC_OK;
 
 fail:
-    if (c != NULL) {
-        /* The link has no connection yet: free the client by hand. */
-        prpc__pending_free(&c->table);
-        prpc__cond_destroy(&c->rx_cond);
-        prpc__cond_destroy(&c->timer_cond);
-        prpc__cond_destroy(&c->drained);
-        prpc__mutex_destroy(&c->mu);
-        prpc_free(c);
-    }
+    /* The link has no connection yet: its close must not run. */
+    if (c != NULL)
+        prpc__client_discard(c);
     prpc__cond_destroy(&l->idle);
     prpc__mutex_destroy(&l->mu);
     prpc_free(l);

@@ -50,6 +50,11 @@ typedef struct prpc__link_ops {
 prpc_status prpc__client_create(const prpc_client_options *opts, const prpc__link_ops *ops,
                                 void *link, prpc_client **out);
 
+/* Frees a client made by prpc__client_create that has carried no call,
+ * without closing its link: for a transport that could not finish setting
+ * up the link after making the client. */
+void prpc__client_discard(prpc_client *client);
+
 /* The link of a client created over ops, or NULL for a client over
  * another link: how a transport gets from the public client object to its
  * own state. */

@@ -4,8 +4,6 @@
  * sent again is described at the top of client.c. */
 #include "core/client_impl.h"
 
-/* ------------------------------------------------------------ reconnect */
-
 /* Under c->mu, for prpc__pending_take_if when the connection is lost:
  * takes the calls that were sent and cannot be sent again; kept calls
  * stay, marked unsent. Calls not sent yet stay too: send_request decides
