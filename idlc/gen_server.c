@@ -2,7 +2,7 @@
  * ops table of typed handlers, the invoke glue that decodes arguments,
  * calls the handler and encodes its reply, reply functions for deferred
  * calls, typed raise helpers, event emitters and broadcasters, the server
- * descriptor and a registration function (see piperpc/service.h). */
+ * descriptor and a registration function (see piperpc/call.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +136,7 @@ static void write_header(gen_ctx *g)
 {
     gen_buf *b = &g->out;
     const char *guard = idlc__cname(g->ctx, IDLC_CN_SERVER_GUARD, g->file->stem);
-    gen_banner(g, idlc_sprintf(g->ctx, "Server skeletons of module %s (see piperpc/service.h).", g->module));
+    gen_banner(g, idlc_sprintf(g->ctx, "Server skeletons of module %s (see piperpc/call.h).", g->module));
     gen_line(b, 0, "#ifndef %s", guard);
     gen_line(b, 0, "#define %s", guard);
     gen_nl(b);

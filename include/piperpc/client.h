@@ -21,7 +21,7 @@
 #include "arena.h"
 #include "codec.h"
 #include "export.h"
-#include "service.h"
+#include "call.h"
 #include "status.h"
 #include "timeout.h"
 

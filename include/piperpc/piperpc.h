@@ -9,7 +9,8 @@
 #include "alloc.h"
 #include "arena.h"
 #include "codec.h"
-#include "service.h"
+#include "generated.h"
+#include "call.h"
 #include "client.h"
 #include "server.h"
 

@@ -4,7 +4,7 @@
  * received message of a connection to the matching handler. Transports feed
  * it messages and carry its replies; the in-process client
  * (prpc_client_create_inproc) is one such connection. Handlers, the call
- * context and deferred replies are described in service.h.
+ * context and deferred replies are described in call.h.
  *
  * Built-in methods (names starting with "rpc." are reserved):
  *   rpc.ping []                      -> nil
@@ -23,7 +23,7 @@
 #include "alloc.h"
 #include "codec.h"
 #include "export.h"
-#include "service.h"
+#include "call.h"
 #include "status.h"
 #include "timeout.h"
 

@@ -1,6 +1,6 @@
 /* The library's version. Generated code records the version of idlc that
  * wrote it and refuses to compile against a runtime whose major.minor
- * differs (see PRPC_GENERATED_VERSION_CHECK in service.h). */
+ * differs (see PRPC_GENERATED_VERSION_CHECK in generated.h). */
 #ifndef PIPERPC_VERSION_H
 #define PIPERPC_VERSION_H
 

@@ -1,5 +1,5 @@
 /* The server-side call context: a call's lifetime and its one answer, and
- * the prpc_call_* functions a handler uses (service.h). */
+ * the prpc_call_* functions a handler uses (call.h). */
 #include <string.h>
 
 #include "core/server_impl.h"
