@@ -29,8 +29,6 @@ static const struct cname_rule {
     [IDLC_CN_EVENTS] = {IDLC_CNO_INTERFACE, "%s_events", "events"},
     [IDLC_CN_OPS] = {IDLC_CNO_INTERFACE, "%s_ops", "ops"},
     [IDLC_CN_REGISTER] = {IDLC_CNO_INTERFACE, "%s_register", "register"},
-    [IDLC_CN_SERVER_DESC] = {IDLC_CNO_INTERFACE, "%s_server_desc", "server_desc"},
-    [IDLC_CN_SERVER_METHODS] = {IDLC_CNO_INTERFACE, "%s_server_methods", "server_methods"},
     [IDLC_CN_ARGS] = {MEMBERS, "%s_args", "args"},
     [IDLC_CN_ARGS_ENCODE] = {MEMBERS, "%s_args_encode", "args_encode"},
     [IDLC_CN_ASYNC] = {IDLC_CNO_METHOD, "%s_async", "async"},

@@ -31,8 +31,6 @@ typedef enum idlc_cname_kind {
     IDLC_CN_EVENTS,          /* <base>_events */
     IDLC_CN_OPS,             /* <base>_ops */
     IDLC_CN_REGISTER,        /* <base>_register */
-    IDLC_CN_SERVER_DESC,     /* <base>_server_desc */
-    IDLC_CN_SERVER_METHODS,  /* <base>_server_methods */
     /* methods (base: the method's C name) and events (the event's) */
     IDLC_CN_ARGS,            /* <base>_args: methods and events */
     IDLC_CN_ARGS_ENCODE,     /* <base>_args_encode: methods and events */

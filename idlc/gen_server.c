@@ -1,8 +1,9 @@
 /* Generates <stem>_server.h and <stem>_server.c: for every interface an
  * ops table of typed handlers, the invoke glue that decodes arguments,
  * calls the handler and encodes its reply, reply functions for deferred
- * calls, typed raise helpers, event emitters and broadcasters, the server
- * descriptor and a registration function (see piperpc/call.h). */
+ * calls, typed raise helpers, event emitters and broadcasters, and a
+ * registration function that hands the glue to the server beside the
+ * interface's descriptor (see piperpc/call.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +91,8 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
         gen_line(b, 1, "void *reserved; /* the interface has no methods */");
     gen_line(b, 0, "} %s;", ops);
     gen_nl(b);
-    gen_line(b, 0, "/* The server's descriptor: %s plus the dispatch glue. */",
-             idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name));
-    gen_line(b, 0, "extern const prpc_service_desc %s;", idlc__cname(g->ctx, IDLC_CN_SERVER_DESC, d->c_name));
-    gen_line(b, 0, "/* ops must outlive the server; user is what prpc_call_user returns. */");
+    gen_line(b, 0, "/* ops must outlive the server; a NULL member answers PRPC_ERR_UNKNOWN_METHOD;");
+    gen_line(b, 0, " * user is what prpc_call_user returns. */");
     gen_line(b, 0, "prpc_status %s(prpc_server *server, const %s *ops, void *user);",
              idlc__cname(g->ctx, IDLC_CN_REGISTER, d->c_name), ops);
     gen_nl(b);
@@ -269,8 +268,6 @@ static void invoke_fn(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
                      gen_param_name(g, p->name));
     if (m->ret->kind != IDLC_TYPE_VOID && gen_zero(m->ret) == NULL)
         gen_line(b, 1, "memset(&result, 0, sizeof result);");
-    gen_line(b, 1, "if (ops->%s == NULL)", m->name);
-    gen_line(b, 2, "return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */");
     if (wire) {
         for (const idlc_param *p = m->params; p != NULL; p = p->next)
             if (p->dir != IDLC_DIR_OUT)
@@ -375,6 +372,38 @@ static void event_fns(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     gen_buf_free(&init);
 }
 
+/* The registration hands the server each method's glue, or NULL for a
+ * member the ops table leaves NULL, so that the dispatcher answers
+ * PRPC_ERR_UNKNOWN_METHOD itself. */
+static void register_fn(gen_ctx *g, const idlc_decl *d)
+{
+    gen_buf *b = &g->out;
+    const char *desc = idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name);
+    uint32_t nm = 0;
+    for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next)
+        nm++;
+    gen_line(b, 0, "prpc_status %s(prpc_server *server, const %s *ops, void *user)",
+             idlc__cname(g->ctx, IDLC_CN_REGISTER, d->c_name), idlc__cname(g->ctx, IDLC_CN_OPS, d->c_name));
+    gen_line(b, 0, "{");
+    if (nm == 0) {
+        gen_line(b, 1, "return prpc_server_register(server, &%s, NULL, ops, user);", desc);
+        gen_line(b, 0, "}");
+        gen_nl(b);
+        return;
+    }
+    gen_line(b, 1, "if (ops == NULL)");
+    gen_line(b, 2, "return PRPC_ERR_INVALID_ARG;");
+    gen_nl(b);
+    gen_line(b, 1, "const prpc_invoke_fn invoke[%u] = {", (unsigned)nm);
+    for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next)
+        gen_line(b, 2, "ops->%s != NULL ? %s : NULL,", m->name, idlc__cname(g->ctx, IDLC_CN_INVOKE, m->c_name));
+    gen_line(b, 1, "};");
+    gen_nl(b);
+    gen_line(b, 1, "return prpc_server_register(server, &%s, invoke, ops, user);", desc);
+    gen_line(b, 0, "}");
+    gen_nl(b);
+}
+
 static void source_interface(gen_ctx *g, const idlc_decl *d)
 {
     gen_buf *b = &g->out;
@@ -396,17 +425,7 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
         }
         invoke_fn(g, d, m);
     }
-    const char *methods = idlc__cname(g->ctx, IDLC_CN_SERVER_METHODS, d->c_name);
-    const char *server_desc = idlc__cname(g->ctx, IDLC_CN_SERVER_DESC, d->c_name);
-    gen_method_descs(g, d, true, methods);
-    gen_service_desc(g, d, server_desc, methods, false);
-    gen_line(b, 0, "prpc_status %s(prpc_server *server, const %s *ops, void *user)",
-             idlc__cname(g->ctx, IDLC_CN_REGISTER, d->c_name),
-             idlc__cname(g->ctx, IDLC_CN_OPS, d->c_name));
-    gen_line(b, 0, "{");
-    gen_line(b, 1, "return prpc_server_register(server, &%s, ops, user);", server_desc);
-    gen_line(b, 0, "}");
-    gen_nl(b);
+    register_fn(g, d);
     for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next)
         event_fns(g, d, ev);
 }

@@ -286,7 +286,7 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
     if (ne > 0)
         gen_line(&g->out, 0, "extern const prpc_event_desc %s[%u];",
                  idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name), (unsigned)ne);
-    gen_line(&g->out, 0, "/* The client's view: method descriptors without server glue. */");
+    gen_line(&g->out, 0, "/* The interface's descriptor, shared by its clients and servers. */");
     gen_line(&g->out, 0, "extern const prpc_service_desc %s;", idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name));
     gen_nl(&g->out);
 }
@@ -677,13 +677,15 @@ static void method_flags(gen_ctx *g, const idlc_method *m, char *out, size_t n)
         snprintf(out, n, "0");
 }
 
-void gen_method_descs(gen_ctx *g, const idlc_decl *d, bool with_invoke, const char *array_name)
+/* The method descriptors, once: the client and the server share them, and
+ * the server's glue is given at registration (see gen_server.c). */
+static void method_descs(gen_ctx *g, const idlc_decl *d)
 {
     gen_buf *b = &g->out;
     uint32_t nm = count_list(d->u.interface_.methods);
     if (nm == 0)
         return;
-    gen_line(b, 0, "%sconst prpc_method_desc %s[%u] = {", with_invoke ? "static " : "", array_name,
+    gen_line(b, 0, "const prpc_method_desc %s[%u] = {", idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name),
              (unsigned)nm);
     for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
         char flags[128];
@@ -696,23 +698,18 @@ void gen_method_descs(gen_ctx *g, const idlc_decl *d, bool with_invoke, const ch
         gen_line(b, 2, ".flags = %s,", flags);
         gen_line(b, 2, ".timeout_ms = %u,", (unsigned)m->attrs.timeout_ms);
         gen_line(b, 2, ".nparams = %u,", (unsigned)gen_wire_params(m));
-        if (with_invoke)
-            gen_line(b, 2, ".invoke = %s,", idlc__cname(g->ctx, IDLC_CN_INVOKE, m->c_name));
-        else
-            gen_line(b, 2, ".invoke = NULL,");
         gen_line(b, 1, "},");
     }
     gen_line(b, 0, "};");
     gen_nl(b);
 }
 
-void gen_service_desc(gen_ctx *g, const idlc_decl *d, const char *name, const char *methods,
-                      bool is_static)
+static void service_desc(gen_ctx *g, const idlc_decl *d)
 {
     gen_buf *b = &g->out;
     uint32_t nm = count_list(d->u.interface_.methods);
     uint32_t ne = count_list(d->u.interface_.events);
-    gen_line(b, 0, "%sconst prpc_service_desc %s = {", is_static ? "static " : "", name);
+    gen_line(b, 0, "const prpc_service_desc %s = {", idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name));
     gen_line(b, 1, ".module = %s,", gen_cstring(g, d->module));
     gen_line(b, 1, ".name = %s,", gen_cstring(g, d->name));
     gen_line(b, 1, ".full_name = %s,", gen_cstring(g, d->qualified_name));
@@ -720,7 +717,7 @@ void gen_service_desc(gen_ctx *g, const idlc_decl *d, const char *name, const ch
     gen_line(b, 1, ".version_major = %s,", idlc__cname(g->ctx, IDLC_CN_VERSION_MAJOR, d->c_name));
     gen_line(b, 1, ".version_minor = %s,", idlc__cname(g->ctx, IDLC_CN_VERSION_MINOR, d->c_name));
     gen_line(b, 1, ".signature_hash = %s,", idlc__cname(g->ctx, IDLC_CN_SIGNATURE_HASH, d->c_name));
-    gen_line(b, 1, ".methods = %s,", nm ? methods : "NULL");
+    gen_line(b, 1, ".methods = %s,", nm ? idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name) : "NULL");
     gen_line(b, 1, ".nmethods = %u,", (unsigned)nm);
     gen_line(b, 1, ".events = %s,", ne ? idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name) : "NULL");
     gen_line(b, 1, ".nevents = %u,", (unsigned)ne);
@@ -733,7 +730,7 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
     gen_buf *b = &g->out;
     gen_line(b, 0, "/* ---- %s */", d->qualified_name);
     gen_nl(b);
-    gen_method_descs(g, d, false, idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name));
+    method_descs(g, d);
     uint32_t ne = count_list(d->u.interface_.events);
     if (ne > 0) {
         gen_line(b, 0, "const prpc_event_desc %s[%u] = {",
@@ -750,8 +747,7 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
         gen_line(b, 0, "};");
         gen_nl(b);
     }
-    gen_service_desc(g, d, idlc__cname(g->ctx, IDLC_CN_DESC, d->c_name),
-                     idlc__cname(g->ctx, IDLC_CN_METHODS, d->c_name), false);
+    service_desc(g, d);
 }
 
 static void write_source(gen_ctx *g)

@@ -150,12 +150,6 @@ idlc_result gen_types(gen_ctx *g, const char *out_dir);
 idlc_result gen_client(gen_ctx *g, const char *out_dir);
 idlc_result gen_server(gen_ctx *g, const char *out_dir);
 
-/* Descriptor tables (gen_types.c), shared with the server generator: the
- * method array (with the server's invoke glue or without), and a service
- * descriptor pointing at `methods` and at the interface's event array. */
-void gen_method_descs(gen_ctx *g, const idlc_decl *iface, bool with_invoke, const char *array_name);
-void gen_service_desc(gen_ctx *g, const idlc_decl *iface, const char *name, const char *methods,
-                      bool is_static);
 
 /* Method helpers shared by the client and server generators. */
 bool gen_has_outs(const idlc_method *m);          /* out or inout parameters */

@@ -50,12 +50,14 @@ typedef void (*prpc_fn)(void);
 #define PRPC_METHOD_IDEMPOTENT 0x2u /* safe to re-send after a reconnect */
 #define PRPC_METHOD_DEPRECATED 0x4u /* [deprecated]; still served */
 
-/* Server-side glue for one method. It decodes the wire parameters (the
- * decoder stands on the first element of the params array, whose length the
- * dispatcher has already checked against nparams) into the call's arena,
- * calls the handler found in `ops`, and encodes the reply through
- * prpc_call_reply unless the handler deferred it. Its return value is the
- * handler's (see "Handlers" below), or the decoder's error. */
+/* Server-side glue for one method, given to prpc_server_register beside the
+ * descriptors (so that clients, which link only the descriptors, carry no
+ * server code). It decodes the wire parameters (the decoder stands on the
+ * first element of the params array, whose length the dispatcher has
+ * already checked against nparams) into the call's arena, calls the handler
+ * found in `ops`, and encodes the reply through prpc_call_reply unless the
+ * handler deferred it. Its return value is the handler's (see "Handlers" in
+ * call.h), or the decoder's error. */
 typedef prpc_status (*prpc_invoke_fn)(prpc_call *call, const void *ops, prpc_decoder *params);
 
 typedef struct prpc_method_desc {
@@ -66,7 +68,6 @@ typedef struct prpc_method_desc {
     uint32_t flags;        /* PRPC_METHOD_* */
     uint32_t timeout_ms;   /* [timeout(ms)]: the client's default deadline; 0 = none */
     uint32_t nparams;      /* wire parameters: the in and inout ones */
-    prpc_invoke_fn invoke; /* server glue; NULL in a descriptor that only clients use */
 } prpc_method_desc;
 
 typedef struct prpc_event_desc {

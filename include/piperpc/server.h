@@ -130,13 +130,17 @@ PRPC_API prpc_status prpc_server_create(const prpc_server_options *opts, prpc_se
  * be called from a handler or a pool thread. Accepts NULL. */
 PRPC_API void prpc_server_destroy(prpc_server *server);
 
-/* Registers a generated service: ops is its generated ops table (for
- * example a kv_Store_ops *) and must outlive the server; user is returned by
- * prpc_call_user. A wire name that is already registered (or reserved:
- * "rpc.*") gives PRPC_ERR_INVALID_ARG and registers nothing. Generated code
- * wraps this as <module>_<Iface>_register. */
+/* Registers a generated service: invoke holds the glue of each of
+ * service->methods, in the same order (it is copied; a NULL entry is a
+ * method this server does not implement, answered with
+ * PRPC_ERR_UNKNOWN_METHOD); ops is what the glue receives, the generated ops
+ * table (for example a kv_Store_ops *), and must outlive the server; user is
+ * returned by prpc_call_user. A wire name that is already registered (or
+ * reserved: "rpc.*") gives PRPC_ERR_INVALID_ARG and registers nothing.
+ * Generated code wraps this as <module>_<Iface>_register. */
 PRPC_API prpc_status prpc_server_register(prpc_server *server, const prpc_service_desc *service,
-                                          const void *ops, void *user);
+                                          const prpc_invoke_fn *invoke, const void *ops,
+                                          void *user);
 
 /* Sends the event to every open connection that subscribed to it. *sent
  * (may be NULL) receives how many connections it was handed to. */

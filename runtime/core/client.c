@@ -643,7 +643,7 @@ static void encode_u32(prpc_encoder *enc, const void *v)
 }
 
 static const prpc_method_desc cancel_method = {
-    "cancel", "rpc.cancel", "oneway void cancel(u32 msgid)", NULL, PRPC_METHOD_ONEWAY, 0, 1, NULL};
+    "cancel", "rpc.cancel", "oneway void cancel(u32 msgid)", NULL, PRPC_METHOD_ONEWAY, 0, 1};
 
 /* A call whose deadline passed is cancelled at the server too, as a gRPC
  * deadline is: the handler sees prpc_call_cancelled and can stop early
@@ -750,9 +750,9 @@ void prpc_client_get_stats(prpc_client *client, prpc_client_stats *stats)
 /* ------------------------------------------------------------ built-ins */
 
 static const prpc_method_desc ping_method = {
-    "ping", "rpc.ping", "void ping()", NULL, PRPC_METHOD_IDEMPOTENT, 0, 0, NULL};
+    "ping", "rpc.ping", "void ping()", NULL, PRPC_METHOD_IDEMPOTENT, 0, 0};
 static const prpc_method_desc describe_method = {
-    "describe", "rpc.describe", "any describe()", NULL, PRPC_METHOD_IDEMPOTENT, 0, 0, NULL};
+    "describe", "rpc.describe", "any describe()", NULL, PRPC_METHOD_IDEMPOTENT, 0, 0};
 
 static void decode_any(prpc_decoder *dec, void *out)
 {

@@ -291,7 +291,7 @@ static void rx_main(void *arg)
 /* Not [idempotent] on purpose: a ping in flight when the connection is
  * lost fails with it instead of waiting for the next one. */
 static const prpc_method_desc ping_method = {
-    "ping", "rpc.ping", "void ping()", NULL, 0, 0, 0, NULL};
+    "ping", "rpc.ping", "void ping()", NULL, 0, 0, 0};
 
 static void ignore_done(const prpc_async_result *r)
 {

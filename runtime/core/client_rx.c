@@ -260,10 +260,10 @@ void prpc__client_encode_name(prpc_encoder *enc, const void *v)
 
 const prpc_method_desc prpc__client_subscribe_method = {
     "subscribe", "rpc.subscribe", "oneway void subscribe(string event...)", NULL,
-    PRPC_METHOD_ONEWAY, 0, 1, NULL};
+    PRPC_METHOD_ONEWAY, 0, 1};
 static const prpc_method_desc unsubscribe_method = {
     "unsubscribe", "rpc.unsubscribe", "oneway void unsubscribe(string event...)", NULL,
-    PRPC_METHOD_ONEWAY, 0, 1, NULL};
+    PRPC_METHOD_ONEWAY, 0, 1};
 
 prpc_status prpc_client_on_event(prpc_client *client, const prpc_event_desc *event,
                                  prpc_event_fn fn, prpc_fn user_fn, void *user)

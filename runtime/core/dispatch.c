@@ -81,17 +81,18 @@ static prpc_status invoke_unsubscribe(prpc_call *call, const void *ops, prpc_dec
 
 static const prpc_method_desc builtin_methods[] = {
     {"cancel", "rpc.cancel", "oneway void cancel(u32 msgid)", "Cancels a call in flight.",
-     PRPC_METHOD_ONEWAY, 0, 1, invoke_cancel},
+     PRPC_METHOD_ONEWAY, 0, 1},
     {"describe", "rpc.describe", "any describe()", "Lists the registered interfaces.",
-     PRPC_METHOD_IDEMPOTENT, 0, 0, invoke_describe},
-    {"ping", "rpc.ping", "void ping()", "Answers nil.", PRPC_METHOD_IDEMPOTENT, 0, 0,
-     invoke_ping},
+     PRPC_METHOD_IDEMPOTENT, 0, 0},
+    {"ping", "rpc.ping", "void ping()", "Answers nil.", PRPC_METHOD_IDEMPOTENT, 0, 0},
     {"subscribe", "rpc.subscribe", "oneway void subscribe(string event...)",
-     "Subscribes the connection to events.", PRPC_METHOD_ONEWAY, 0, PRPC__VARIADIC,
-     invoke_subscribe},
+     "Subscribes the connection to events.", PRPC_METHOD_ONEWAY, 0, PRPC__VARIADIC},
     {"unsubscribe", "rpc.unsubscribe", "oneway void unsubscribe(string event...)",
-     "Unsubscribes the connection from events.", PRPC_METHOD_ONEWAY, 0, PRPC__VARIADIC,
-     invoke_unsubscribe},
+     "Unsubscribes the connection from events.", PRPC_METHOD_ONEWAY, 0, PRPC__VARIADIC},
+};
+/* The glue of each built-in, in the order of builtin_methods. */
+static const prpc_invoke_fn builtin_invoke[] = {
+    invoke_cancel, invoke_describe, invoke_ping, invoke_subscribe, invoke_unsubscribe,
 };
 #define BUILTIN_CANCEL (&builtin_methods[0])
 
@@ -100,7 +101,7 @@ static bool builtin_route(const char *name, size_t len, prpc__route *out)
     for (size_t i = 0; i < sizeof builtin_methods / sizeof builtin_methods[0]; i++) {
         const prpc_method_desc *m = &builtin_methods[i];
         if (strlen(m->wire_name) == len && memcmp(m->wire_name, name, len) == 0) {
-            *out = (prpc__route){m->wire_name, len, m, NULL};
+            *out = (prpc__route){m->wire_name, len, m, builtin_invoke[i], NULL};
             return true;
         }
     }
@@ -261,7 +262,7 @@ static prpc_status dispatch(prpc_conn *conn, const uint8_t *data, size_t len)
         return PRPC_OK;
     } else {
         const void *ops = route.service ? route.service->ops : (const void *)conn->server;
-        st = route.method->invoke(call, ops, &dec);
+        st = route.invoke != NULL ? route.invoke(call, ops, &dec) : PRPC_ERR_UNKNOWN_METHOD;
     }
     call_finish(call, st);
     prpc__call_release(call);

@@ -105,18 +105,17 @@ static bool is_reserved(const char *name)
 }
 
 prpc_status prpc_server_register(prpc_server *server, const prpc_service_desc *service,
-                                 const void *ops, void *user)
+                                 const prpc_invoke_fn *invoke, const void *ops, void *user)
 {
     if (server == NULL || service == NULL || ops == NULL)
         return PRPC_ERR_INVALID_ARG;
-    if (service->nmethods > 0 && service->methods == NULL)
+    if (service->nmethods > 0 && (service->methods == NULL || invoke == NULL))
         return PRPC_ERR_INVALID_ARG;
     if (service->nevents > 0 && service->events == NULL)
         return PRPC_ERR_INVALID_ARG;
     for (uint32_t i = 0; i < service->nmethods; i++) {
         const prpc_method_desc *m = &service->methods[i];
-        if (m->wire_name == NULL || m->wire_name[0] == '\0' || m->invoke == NULL ||
-            is_reserved(m->wire_name))
+        if (m->wire_name == NULL || m->wire_name[0] == '\0' || is_reserved(m->wire_name))
             return PRPC_ERR_INVALID_ARG;
     }
 
@@ -142,7 +141,7 @@ prpc_status prpc_server_register(prpc_server *server, const prpc_service_desc *s
     for (uint32_t i = 0; i < service->nmethods; i++) {
         const prpc_method_desc *m = &service->methods[i];
         routes[server->nroutes + i] =
-            (prpc__route){m->wire_name, strlen(m->wire_name), m, svc};
+            (prpc__route){m->wire_name, strlen(m->wire_name), m, invoke[i], svc};
     }
     qsort(routes, n, sizeof *routes, route_cmp);
     /* Sorted, so a duplicate wire name (within the service or against an
@@ -179,7 +178,7 @@ fail:
 
 bool prpc__server_route(prpc_server *server, const char *name, size_t len, prpc__route *out)
 {
-    prpc__route key = {name, len, NULL, NULL};
+    prpc__route key = {name, len, NULL, NULL, NULL};
     prpc__mutex_lock(&server->mu);
     const prpc__route *r = NULL;
     if (server->nroutes > 0)

@@ -31,6 +31,7 @@ typedef struct prpc__route {
     const char *wire_name;
     size_t wire_len;
     const prpc_method_desc *method;
+    prpc_invoke_fn invoke;        /* NULL: the service does not implement it */
     const prpc__service *service; /* NULL for the built-ins */
 } prpc__route;
 

@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     check(atomic_load(&adds_bad) == 0, "4 threads x 100 overlapping calls on one connection");
 
     /* A foreign error object (a plain string) is accepted, not a crash. */
-    static const prpc_method_desc missing = {"missing", "pyi.Py.missing", "void missing()", NULL, 0, 0, 0, NULL};
+    static const prpc_method_desc missing = {"missing", "pyi.Py.missing", "void missing()", NULL, 0, 0, 0};
     st = prpc_client_call(c, &missing, NULL, NULL, NULL, NULL, a, NULL);
     e = prpc_client_last_error();
     check(st != PRPC_OK && strstr(e->message, "no such method") != NULL,

@@ -274,18 +274,23 @@ static prpc_status inv_pid(prpc_call *call, const void *ops, prpc_decoder *p)
 }
 
 const prpc_method_desc rt_methods[RT_NMETHODS] = {
-    {"echo", "rt.Echo.echo", "bytes echo(bytes)", NULL, PRPC_METHOD_IDEMPOTENT, 0, 1, inv_echo},
-    {"add", "rt.Echo.add", "i64 add(i64,i64)", NULL, PRPC_METHOD_IDEMPOTENT, 0, 2, inv_add},
-    {"sleep", "rt.Echo.sleep", "u32 sleep(u32)", NULL, 0, 0, 1, inv_sleep},
-    {"hold", "rt.Echo.hold", "void hold()", NULL, 0, 0, 0, inv_hold},
-    {"release", "rt.Echo.release", "u32 release()", NULL, 0, 0, 0, inv_release},
-    {"nest", "rt.Echo.nest", "void nest(any)", NULL, 0, 0, 1, inv_nest},
-    {"stats", "rt.Echo.stats", "u64[] stats()", NULL, 0, 0, 0, inv_stats},
-    {"pid", "rt.Echo.pid", "u32 pid()", NULL, 0, 0, 0, inv_pid},
-    {"work", "rt.Echo.work", "u32 work(u32,u32)", NULL, 0, 0, 2, inv_work},
+    {"echo", "rt.Echo.echo", "bytes echo(bytes)", NULL, PRPC_METHOD_IDEMPOTENT, 0, 1},
+    {"add", "rt.Echo.add", "i64 add(i64,i64)", NULL, PRPC_METHOD_IDEMPOTENT, 0, 2},
+    {"sleep", "rt.Echo.sleep", "u32 sleep(u32)", NULL, 0, 0, 1},
+    {"hold", "rt.Echo.hold", "void hold()", NULL, 0, 0, 0},
+    {"release", "rt.Echo.release", "u32 release()", NULL, 0, 0, 0},
+    {"nest", "rt.Echo.nest", "void nest(any)", NULL, 0, 0, 1},
+    {"stats", "rt.Echo.stats", "u64[] stats()", NULL, 0, 0, 0},
+    {"pid", "rt.Echo.pid", "u32 pid()", NULL, 0, 0, 0},
+    {"work", "rt.Echo.work", "u32 work(u32,u32)", NULL, 0, 0, 2},
     {"work_idem", "rt.Echo.work_idem", "u32 work_idem(u32,u32)", NULL, PRPC_METHOD_IDEMPOTENT, 0,
-     2, inv_work},
-    {"emit", "rt.Echo.emit", "u32 emit(u32)", NULL, 0, 0, 1, inv_emit},
+     2},
+    {"emit", "rt.Echo.emit", "u32 emit(u32)", NULL, 0, 0, 1},
+};
+/* The glue of each method, in the order of rt_methods. */
+static const prpc_invoke_fn rt_invoke[RT_NMETHODS] = {
+    inv_echo, inv_add, inv_sleep, inv_hold, inv_release, inv_nest,
+    inv_stats, inv_pid, inv_work, inv_work, inv_emit,
 };
 
 const prpc_event_desc rt_tick_event = {"tick", "rt.Echo.tick", "event tick(u32 n)", NULL, 1};
@@ -314,7 +319,7 @@ static const int rt_ops_token = 1;
 prpc_status rt_register(prpc_server *server)
 {
     emit_server = server;
-    return prpc_server_register(server, &rt_service, &rt_ops_token, NULL);
+    return prpc_server_register(server, &rt_service, rt_invoke, &rt_ops_token, NULL);
 }
 
 /* --------------------------------------------------------- client calls */

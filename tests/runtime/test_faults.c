@@ -756,9 +756,10 @@ static prpc_status inv_tw_park(prpc_call *call, const void *ops, prpc_decoder *p
 }
 
 static const prpc_method_desc tw_methods[2] = {
-    {"watch", "tw.Watch.watch", "void watch()", NULL, 0, 0, 0, inv_tw_watch},
-    {"park", "tw.Watch.park", "void park()", NULL, 0, 0, 0, inv_tw_park},
+    {"watch", "tw.Watch.watch", "void watch()", NULL, 0, 0, 0},
+    {"park", "tw.Watch.park", "void park()", NULL, 0, 0, 0},
 };
+static const prpc_invoke_fn tw_invoke[2] = {inv_tw_watch, inv_tw_park};
 static const prpc_service_desc tw_service = {
     "tw", "Watch", "tw.Watch", NULL, 1, 0, 0x7477576174636831ull, tw_methods, 2, NULL, 0};
 static const int tw_ops_token = 1;
@@ -812,7 +813,7 @@ static prpc_server *tw_server(const char *tag, char *ep, size_t size)
     prpc_server *server;
     assert_int_equal(prpc_server_create(&so, &server), PRPC_OK);
     assert_int_equal(rt_register(server), PRPC_OK);
-    assert_int_equal(prpc_server_register(server, &tw_service, &tw_ops_token, NULL), PRPC_OK);
+    assert_int_equal(prpc_server_register(server, &tw_service, tw_invoke, &tw_ops_token, NULL), PRPC_OK);
     rt_endpoint(ep, size, "pipe:", tag);
     assert_int_equal(prpc_server_listen(server, ep), PRPC_OK);
     assert_int_equal(prpc_server_start(server), PRPC_OK);

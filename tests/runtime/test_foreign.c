@@ -159,9 +159,9 @@ static void decode_i64(prpc_decoder *dec, void *out)
 }
 
 static const prpc_method_desc add_method = {"add", "calc.add", "i64 add(i64 a, i64 b)", NULL, 0,
-                                            0, 2, NULL};
+                                            0, 2};
 static const prpc_method_desc mul_method = {"mul", "calc.mul", "i64 mul(i64 a, i64 b)", NULL, 0,
-                                            0, 2, NULL};
+                                            0, 2};
 
 static void sleep_ms(unsigned ms)
 {

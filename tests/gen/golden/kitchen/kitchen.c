@@ -808,7 +808,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_blobs",
@@ -818,7 +817,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_node",
@@ -828,7 +826,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_shape",
@@ -838,7 +835,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_bag",
@@ -848,7 +844,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_any",
@@ -858,7 +853,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_string",
@@ -868,7 +862,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_bytes",
@@ -878,7 +871,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_f64",
@@ -888,7 +880,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "echo_maybe",
@@ -898,7 +889,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "add",
@@ -908,7 +898,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 2,
-        .invoke = NULL,
     },
     {
         .name = "split",
@@ -918,7 +907,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "mix",
@@ -928,7 +916,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 2,
-        .invoke = NULL,
     },
     {
         .name = "fail",
@@ -938,7 +925,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 2,
-        .invoke = NULL,
     },
     {
         .name = "slow",
@@ -948,7 +934,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 2,
-        .invoke = NULL,
     },
     {
         .name = "count",
@@ -958,7 +943,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = PRPC_METHOD_IDEMPOTENT,
         .timeout_ms = 0,
         .nparams = 0,
-        .invoke = NULL,
     },
     {
         .name = "hang",
@@ -968,7 +952,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 150,
         .nparams = 0,
-        .invoke = NULL,
     },
     {
         .name = "touch",
@@ -978,7 +961,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "old_touch",
@@ -988,7 +970,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = PRPC_METHOD_DEPRECATED,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "poke",
@@ -998,7 +979,6 @@ const prpc_method_desc ks_Sink_methods[20] = {
         .flags = PRPC_METHOD_ONEWAY,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
 };
 
@@ -1051,7 +1031,6 @@ const prpc_method_desc ks_Calc_methods[1] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
 };
 

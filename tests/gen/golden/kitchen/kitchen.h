@@ -321,7 +321,7 @@ void ks_Bag_decode(prpc_decoder *dec, ks_Bag *v);
 #define ks_Sink_EVENT_COUNT 3
 extern const prpc_method_desc ks_Sink_methods[20];
 extern const prpc_event_desc ks_Sink_events[3];
-/* The client's view: method descriptors without server glue. */
+/* The interface's descriptor, shared by its clients and servers. */
 extern const prpc_service_desc ks_Sink_desc;
 
 /** A second interface in the same file, with no events. */
@@ -332,7 +332,7 @@ extern const prpc_service_desc ks_Sink_desc;
 #define ks_Calc_METHOD_COUNT 1
 #define ks_Calc_EVENT_COUNT 0
 extern const prpc_method_desc ks_Calc_methods[1];
-/* The client's view: method descriptors without server glue. */
+/* The interface's descriptor, shared by its clients and servers. */
 extern const prpc_service_desc ks_Calc_desc;
 
 #ifdef __cplusplus

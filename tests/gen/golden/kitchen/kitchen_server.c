@@ -29,8 +29,6 @@ static prpc_status ks_Sink_echo_scalars_invoke(prpc_call *call, const void *tabl
 
     memset(&s, 0, sizeof s);
     memset(&result, 0, sizeof result);
-    if (ops->echo_scalars == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     ks_Scalars_decode(dec, &s);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -62,8 +60,6 @@ static prpc_status ks_Sink_echo_blobs_invoke(prpc_call *call, const void *table,
 
     memset(&b, 0, sizeof b);
     memset(&result, 0, sizeof result);
-    if (ops->echo_blobs == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     ks_Blobs_decode(dec, &b);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -95,8 +91,6 @@ static prpc_status ks_Sink_echo_node_invoke(prpc_call *call, const void *table, 
 
     memset(&n, 0, sizeof n);
     memset(&result, 0, sizeof result);
-    if (ops->echo_node == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     ks_Node_decode(dec, &n);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -128,8 +122,6 @@ static prpc_status ks_Sink_echo_shape_invoke(prpc_call *call, const void *table,
 
     memset(&s, 0, sizeof s);
     memset(&result, 0, sizeof result);
-    if (ops->echo_shape == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     ks_Shape_decode(dec, &s);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -161,8 +153,6 @@ static prpc_status ks_Sink_echo_bag_invoke(prpc_call *call, const void *table, p
 
     memset(&b, 0, sizeof b);
     memset(&result, 0, sizeof result);
-    if (ops->echo_bag == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     ks_Bag_decode(dec, &b);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -194,8 +184,6 @@ static prpc_status ks_Sink_echo_any_invoke(prpc_call *call, const void *table, p
 
     memset(&v, 0, sizeof v);
     memset(&result, 0, sizeof result);
-    if (ops->echo_any == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_any(dec, &v);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -225,8 +213,6 @@ static prpc_status ks_Sink_echo_string_invoke(prpc_call *call, const void *table
     const char *result = NULL;
     prpc_status st;
 
-    if (ops->echo_string == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_str(dec, &s, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -258,8 +244,6 @@ static prpc_status ks_Sink_echo_bytes_invoke(prpc_call *call, const void *table,
 
     memset(&b, 0, sizeof b);
     memset(&result, 0, sizeof result);
-    if (ops->echo_bytes == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_bytes(dec, &b);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -289,8 +273,6 @@ static prpc_status ks_Sink_echo_f64_invoke(prpc_call *call, const void *table, p
     double result = 0;
     prpc_status st;
 
-    if (ops->echo_f64 == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_f64(dec, &v);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -323,8 +305,6 @@ static prpc_status ks_Sink_echo_maybe_invoke(prpc_call *call, const void *table,
     const char *result = NULL;
     prpc_status st;
 
-    if (ops->echo_maybe == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     if (prpc_dec_try_nil(dec))
         v = NULL;
     else
@@ -371,8 +351,6 @@ static prpc_status ks_Sink_add_invoke(prpc_call *call, const void *table, prpc_d
     int64_t result = 0;
     prpc_status st;
 
-    if (ops->add == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_i64(dec, &total);
     prpc_dec_i64(dec, &delta);
     if (prpc_dec_status(dec) != PRPC_OK)
@@ -414,8 +392,6 @@ static prpc_status ks_Sink_split_invoke(prpc_call *call, const void *table, prpc
     const char *tail = NULL;
     prpc_status st;
 
-    if (ops->split == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_str(dec, &text, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -470,8 +446,6 @@ static prpc_status ks_Sink_mix_invoke(prpc_call *call, const void *table, prpc_d
     memset(&s, 0, sizeof s);
     memset(&n, 0, sizeof n);
     memset(&result, 0, sizeof result);
-    if (ops->mix == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     ks_Shape_decode(dec, &a);
     ks_Scalars_decode(dec, &s);
     if (prpc_dec_status(dec) != PRPC_OK)
@@ -500,8 +474,6 @@ static prpc_status ks_Sink_fail_invoke(prpc_call *call, const void *table, prpc_
     const char *message = NULL;
     prpc_status st;
 
-    if (ops->fail == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_u32(dec, &code);
     prpc_dec_str(dec, &message, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
@@ -533,8 +505,6 @@ static prpc_status ks_Sink_slow_invoke(prpc_call *call, const void *table, prpc_
     uint64_t result = 0;
     prpc_status st;
 
-    if (ops->slow == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_u64(dec, &value);
     prpc_dec_u32(dec, &delay_ms);
     if (prpc_dec_status(dec) != PRPC_OK)
@@ -564,8 +534,6 @@ static prpc_status ks_Sink_count_invoke(prpc_call *call, const void *table, prpc
     prpc_status st;
 
     (void)params;
-    if (ops->count == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     st = ops->count(call, &result);
     if (st != PRPC_OK || prpc_call_is_deferred(call))
         return st;
@@ -583,8 +551,6 @@ static prpc_status ks_Sink_hang_invoke(prpc_call *call, const void *table, prpc_
     prpc_status st;
 
     (void)params;
-    if (ops->hang == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     st = ops->hang(call);
     if (st != PRPC_OK || prpc_call_is_deferred(call))
         return st;
@@ -611,8 +577,6 @@ static prpc_status ks_Sink_touch_invoke(prpc_call *call, const void *table, prpc
     uint32_t result = 0;
     prpc_status st;
 
-    if (ops->touch == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_str(dec, &key, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -634,8 +598,6 @@ static prpc_status ks_Sink_old_touch_invoke(prpc_call *call, const void *table, 
     const char *key = NULL;
     prpc_status st;
 
-    if (ops->old_touch == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_str(dec, &key, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -652,8 +614,6 @@ static prpc_status ks_Sink_poke_invoke(prpc_call *call, const void *table, prpc_
     uint32_t value = 0;
     prpc_status st;
 
-    if (ops->poke == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_u32(dec, &value);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -661,226 +621,35 @@ static prpc_status ks_Sink_poke_invoke(prpc_call *call, const void *table, prpc_
     return st; /* oneway: nothing is replied */
 }
 
-static const prpc_method_desc ks_Sink_server_methods[20] = {
-    {
-        .name = "echo_scalars",
-        .wire_name = "ks.Sink.echo_scalars",
-        .signature = "ks.Scalars echo_scalars(in ks.Scalars s)",
-        .doc = "Echoes every scalar.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_scalars_invoke,
-    },
-    {
-        .name = "echo_blobs",
-        .wire_name = "ks.Sink.echo_blobs",
-        .signature = "ks.Blobs echo_blobs(in ks.Blobs b)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_blobs_invoke,
-    },
-    {
-        .name = "echo_node",
-        .wire_name = "ks.Sink.echo_node",
-        .signature = "ks.Node echo_node(in ks.Node n)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_node_invoke,
-    },
-    {
-        .name = "echo_shape",
-        .wire_name = "ks.Sink.echo_shape",
-        .signature = "ks.Shape echo_shape(in ks.Shape s)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_shape_invoke,
-    },
-    {
-        .name = "echo_bag",
-        .wire_name = "ks.Sink.echo_bag",
-        .signature = "ks.Bag echo_bag(in ks.Bag b)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_bag_invoke,
-    },
-    {
-        .name = "echo_any",
-        .wire_name = "ks.Sink.echo_any",
-        .signature = "any echo_any(in any v)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_any_invoke,
-    },
-    {
-        .name = "echo_string",
-        .wire_name = "ks.Sink.echo_string",
-        .signature = "string echo_string(in string s)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_string_invoke,
-    },
-    {
-        .name = "echo_bytes",
-        .wire_name = "ks.Sink.echo_bytes",
-        .signature = "bytes echo_bytes(in bytes b)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_bytes_invoke,
-    },
-    {
-        .name = "echo_f64",
-        .wire_name = "ks.Sink.echo_f64",
-        .signature = "f64 echo_f64(in f64 v)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_f64_invoke,
-    },
-    {
-        .name = "echo_maybe",
-        .wire_name = "ks.Sink.echo_maybe",
-        .signature = "optional<string> echo_maybe(in optional<string> v)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_echo_maybe_invoke,
-    },
-    {
-        .name = "add",
-        .wire_name = "ks.Sink.add",
-        .signature = "i64 add(inout i64 total, in i64 delta, out i64 before)",
-        .doc = "Adds in place and reports the old value.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 2,
-        .invoke = ks_Sink_add_invoke,
-    },
-    {
-        .name = "split",
-        .wire_name = "ks.Sink.split",
-        .signature = "void split(in string text, out string head, out string tail)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_split_invoke,
-    },
-    {
-        .name = "mix",
-        .wire_name = "ks.Sink.mix",
-        .signature = "ks.Shape mix(in ks.Shape a, inout ks.Scalars s, out ks.Node n, out optional<u32> maybe)",
-        .doc = "Aggregates as inout and out parameters: doubles s.i32v, names n.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 2,
-        .invoke = ks_Sink_mix_invoke,
-    },
-    {
-        .name = "fail",
-        .wire_name = "ks.Sink.fail",
-        .signature = "void fail(in u32 code, in string message) raises (ks.Error)",
-        .doc = "Fails with the given error code.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 2,
-        .invoke = ks_Sink_fail_invoke,
-    },
-    {
-        .name = "slow",
-        .wire_name = "ks.Sink.slow",
-        .signature = "u64 slow(in u64 value, in u32 delay_ms)",
-        .doc = "Answers later, from another thread.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 2,
-        .invoke = ks_Sink_slow_invoke,
-    },
-    {
-        .name = "count",
-        .wire_name = "ks.Sink.count",
-        .signature = "u32 count()",
-        .doc = NULL,
-        .flags = PRPC_METHOD_IDEMPOTENT,
-        .timeout_ms = 0,
-        .nparams = 0,
-        .invoke = ks_Sink_count_invoke,
-    },
-    {
-        .name = "hang",
-        .wire_name = "ks.Sink.hang",
-        .signature = "void hang()",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 150,
-        .nparams = 0,
-        .invoke = ks_Sink_hang_invoke,
-    },
-    {
-        .name = "touch",
-        .wire_name = "legacy_touch",
-        .signature = "u32 touch(in string key)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_touch_invoke,
-    },
-    {
-        .name = "old_touch",
-        .wire_name = "ks.Sink.old_touch",
-        .signature = "void old_touch(in string key)",
-        .doc = NULL,
-        .flags = PRPC_METHOD_DEPRECATED,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_old_touch_invoke,
-    },
-    {
-        .name = "poke",
-        .wire_name = "ks.Sink.poke",
-        .signature = "oneway void poke(in u32 value)",
-        .doc = NULL,
-        .flags = PRPC_METHOD_ONEWAY,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Sink_poke_invoke,
-    },
-};
-
-const prpc_service_desc ks_Sink_server_desc = {
-    .module = "ks",
-    .name = "Sink",
-    .full_name = "ks.Sink",
-    .doc = "The sink's one interface.",
-    .version_major = ks_Sink_VERSION_MAJOR,
-    .version_minor = ks_Sink_VERSION_MINOR,
-    .signature_hash = ks_Sink_SIGNATURE_HASH,
-    .methods = ks_Sink_server_methods,
-    .nmethods = 20,
-    .events = ks_Sink_events,
-    .nevents = 3,
-};
-
 prpc_status ks_Sink_register(prpc_server *server, const ks_Sink_ops *ops, void *user)
 {
-    return prpc_server_register(server, &ks_Sink_server_desc, ops, user);
+    if (ops == NULL)
+        return PRPC_ERR_INVALID_ARG;
+
+    const prpc_invoke_fn invoke[20] = {
+        ops->echo_scalars != NULL ? ks_Sink_echo_scalars_invoke : NULL,
+        ops->echo_blobs != NULL ? ks_Sink_echo_blobs_invoke : NULL,
+        ops->echo_node != NULL ? ks_Sink_echo_node_invoke : NULL,
+        ops->echo_shape != NULL ? ks_Sink_echo_shape_invoke : NULL,
+        ops->echo_bag != NULL ? ks_Sink_echo_bag_invoke : NULL,
+        ops->echo_any != NULL ? ks_Sink_echo_any_invoke : NULL,
+        ops->echo_string != NULL ? ks_Sink_echo_string_invoke : NULL,
+        ops->echo_bytes != NULL ? ks_Sink_echo_bytes_invoke : NULL,
+        ops->echo_f64 != NULL ? ks_Sink_echo_f64_invoke : NULL,
+        ops->echo_maybe != NULL ? ks_Sink_echo_maybe_invoke : NULL,
+        ops->add != NULL ? ks_Sink_add_invoke : NULL,
+        ops->split != NULL ? ks_Sink_split_invoke : NULL,
+        ops->mix != NULL ? ks_Sink_mix_invoke : NULL,
+        ops->fail != NULL ? ks_Sink_fail_invoke : NULL,
+        ops->slow != NULL ? ks_Sink_slow_invoke : NULL,
+        ops->count != NULL ? ks_Sink_count_invoke : NULL,
+        ops->hang != NULL ? ks_Sink_hang_invoke : NULL,
+        ops->touch != NULL ? ks_Sink_touch_invoke : NULL,
+        ops->old_touch != NULL ? ks_Sink_old_touch_invoke : NULL,
+        ops->poke != NULL ? ks_Sink_poke_invoke : NULL,
+    };
+
+    return prpc_server_register(server, &ks_Sink_desc, invoke, ops, user);
 }
 
 typedef struct ks_Sink_poked_args {
@@ -967,8 +736,6 @@ static prpc_status ks_Calc_neg_invoke(prpc_call *call, const void *table, prpc_d
     int32_t result = 0;
     prpc_status st;
 
-    if (ops->neg == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_i32(dec, &v);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -978,34 +745,14 @@ static prpc_status ks_Calc_neg_invoke(prpc_call *call, const void *table, prpc_d
     return ks_Calc_neg_reply(call, result);
 }
 
-static const prpc_method_desc ks_Calc_server_methods[1] = {
-    {
-        .name = "neg",
-        .wire_name = "ks.Calc.neg",
-        .signature = "i32 neg(in i32 v)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = ks_Calc_neg_invoke,
-    },
-};
-
-const prpc_service_desc ks_Calc_server_desc = {
-    .module = "ks",
-    .name = "Calc",
-    .full_name = "ks.Calc",
-    .doc = "A second interface in the same file, with no events.",
-    .version_major = ks_Calc_VERSION_MAJOR,
-    .version_minor = ks_Calc_VERSION_MINOR,
-    .signature_hash = ks_Calc_SIGNATURE_HASH,
-    .methods = ks_Calc_server_methods,
-    .nmethods = 1,
-    .events = NULL,
-    .nevents = 0,
-};
-
 prpc_status ks_Calc_register(prpc_server *server, const ks_Calc_ops *ops, void *user)
 {
-    return prpc_server_register(server, &ks_Calc_server_desc, ops, user);
+    if (ops == NULL)
+        return PRPC_ERR_INVALID_ARG;
+
+    const prpc_invoke_fn invoke[1] = {
+        ops->neg != NULL ? ks_Calc_neg_invoke : NULL,
+    };
+
+    return prpc_server_register(server, &ks_Calc_desc, invoke, ops, user);
 }

@@ -41,9 +41,8 @@ typedef struct ks_Sink_ops {
     prpc_status (*poke)(prpc_call *call, uint32_t value);
 } ks_Sink_ops;
 
-/* The server's descriptor: ks_Sink_desc plus the dispatch glue. */
-extern const prpc_service_desc ks_Sink_server_desc;
-/* ops must outlive the server; user is what prpc_call_user returns. */
+/* ops must outlive the server; a NULL member answers PRPC_ERR_UNKNOWN_METHOD;
+ * user is what prpc_call_user returns. */
 prpc_status ks_Sink_register(prpc_server *server, const ks_Sink_ops *ops, void *user);
 
 /* Replies, for handlers that called prpc_call_defer (any thread, once). */
@@ -87,9 +86,8 @@ typedef struct ks_Calc_ops {
     prpc_status (*neg)(prpc_call *call, int32_t v, int32_t *result);
 } ks_Calc_ops;
 
-/* The server's descriptor: ks_Calc_desc plus the dispatch glue. */
-extern const prpc_service_desc ks_Calc_server_desc;
-/* ops must outlive the server; user is what prpc_call_user returns. */
+/* ops must outlive the server; a NULL member answers PRPC_ERR_UNKNOWN_METHOD;
+ * user is what prpc_call_user returns. */
 prpc_status ks_Calc_register(prpc_server *server, const ks_Calc_ops *ops, void *user);
 
 /* Replies, for handlers that called prpc_call_defer (any thread, once). */

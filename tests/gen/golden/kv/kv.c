@@ -96,7 +96,6 @@ const prpc_method_desc kv_Store_methods[4] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 2,
-        .invoke = NULL,
     },
     {
         .name = "get",
@@ -106,7 +105,6 @@ const prpc_method_desc kv_Store_methods[4] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 1,
-        .invoke = NULL,
     },
     {
         .name = "stats",
@@ -116,7 +114,6 @@ const prpc_method_desc kv_Store_methods[4] = {
         .flags = 0,
         .timeout_ms = 0,
         .nparams = 0,
-        .invoke = NULL,
     },
     {
         .name = "set_quiet",
@@ -126,7 +123,6 @@ const prpc_method_desc kv_Store_methods[4] = {
         .flags = PRPC_METHOD_ONEWAY,
         .timeout_ms = 0,
         .nparams = 2,
-        .invoke = NULL,
     },
 };
 

@@ -68,7 +68,7 @@ void kv_Entry_decode(prpc_decoder *dec, kv_Entry *v);
 #define kv_Store_EVENT_COUNT 1
 extern const prpc_method_desc kv_Store_methods[4];
 extern const prpc_event_desc kv_Store_events[1];
-/* The client's view: method descriptors without server glue. */
+/* The interface's descriptor, shared by its clients and servers. */
 extern const prpc_service_desc kv_Store_desc;
 
 #ifdef __cplusplus

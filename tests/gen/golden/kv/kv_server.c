@@ -34,8 +34,6 @@ static prpc_status kv_Store_put_invoke(prpc_call *call, const void *table, prpc_
     prpc_status st;
 
     memset(&value, 0, sizeof value);
-    if (ops->put == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_str(dec, &key, NULL);
     prpc_dec_bytes(dec, &value);
     if (prpc_dec_status(dec) != PRPC_OK)
@@ -72,8 +70,6 @@ static prpc_status kv_Store_get_invoke(prpc_call *call, const void *table, prpc_
     prpc_status st;
 
     memset(&result, 0, sizeof result);
-    if (ops->get == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_str(dec, &key, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
@@ -113,8 +109,6 @@ static prpc_status kv_Store_stats_invoke(prpc_call *call, const void *table, prp
     prpc_status st;
 
     (void)params;
-    if (ops->stats == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     st = ops->stats(call, &count, &bytes);
     if (st != PRPC_OK || prpc_call_is_deferred(call))
         return st;
@@ -130,8 +124,6 @@ static prpc_status kv_Store_set_quiet_invoke(prpc_call *call, const void *table,
     prpc_status st;
 
     memset(&value, 0, sizeof value);
-    if (ops->set_quiet == NULL)
-        return PRPC_ERR_UNKNOWN_METHOD; /* not implemented by this server */
     prpc_dec_str(dec, &key, NULL);
     prpc_dec_bytes(dec, &value);
     if (prpc_dec_status(dec) != PRPC_OK)
@@ -140,66 +132,19 @@ static prpc_status kv_Store_set_quiet_invoke(prpc_call *call, const void *table,
     return st; /* oneway: nothing is replied */
 }
 
-static const prpc_method_desc kv_Store_server_methods[4] = {
-    {
-        .name = "put",
-        .wire_name = "kv.Store.put",
-        .signature = "u64 put(in string key, in bytes value) raises (kv.Error)",
-        .doc = "Stores a value; returns how many times this key was written.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 2,
-        .invoke = kv_Store_put_invoke,
-    },
-    {
-        .name = "get",
-        .wire_name = "kv.Store.get",
-        .signature = "bytes get(in string key) raises (kv.Error)",
-        .doc = "Reads a value.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-        .invoke = kv_Store_get_invoke,
-    },
-    {
-        .name = "stats",
-        .wire_name = "kv.Store.stats",
-        .signature = "void stats(out u64 count, out u64 bytes)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 0,
-        .invoke = kv_Store_stats_invoke,
-    },
-    {
-        .name = "set_quiet",
-        .wire_name = "kv.Store.set_quiet",
-        .signature = "oneway void set_quiet(in string key, in bytes value)",
-        .doc = NULL,
-        .flags = PRPC_METHOD_ONEWAY,
-        .timeout_ms = 0,
-        .nparams = 2,
-        .invoke = kv_Store_set_quiet_invoke,
-    },
-};
-
-const prpc_service_desc kv_Store_server_desc = {
-    .module = "kv",
-    .name = "Store",
-    .full_name = "kv.Store",
-    .doc = NULL,
-    .version_major = kv_Store_VERSION_MAJOR,
-    .version_minor = kv_Store_VERSION_MINOR,
-    .signature_hash = kv_Store_SIGNATURE_HASH,
-    .methods = kv_Store_server_methods,
-    .nmethods = 4,
-    .events = kv_Store_events,
-    .nevents = 1,
-};
-
 prpc_status kv_Store_register(prpc_server *server, const kv_Store_ops *ops, void *user)
 {
-    return prpc_server_register(server, &kv_Store_server_desc, ops, user);
+    if (ops == NULL)
+        return PRPC_ERR_INVALID_ARG;
+
+    const prpc_invoke_fn invoke[4] = {
+        ops->put != NULL ? kv_Store_put_invoke : NULL,
+        ops->get != NULL ? kv_Store_get_invoke : NULL,
+        ops->stats != NULL ? kv_Store_stats_invoke : NULL,
+        ops->set_quiet != NULL ? kv_Store_set_quiet_invoke : NULL,
+    };
+
+    return prpc_server_register(server, &kv_Store_desc, invoke, ops, user);
 }
 
 typedef struct kv_Store_changed_args {

@@ -21,9 +21,8 @@ typedef struct kv_Store_ops {
     prpc_status (*set_quiet)(prpc_call *call, const char *key, prpc_bytes value);
 } kv_Store_ops;
 
-/* The server's descriptor: kv_Store_desc plus the dispatch glue. */
-extern const prpc_service_desc kv_Store_server_desc;
-/* ops must outlive the server; user is what prpc_call_user returns. */
+/* ops must outlive the server; a NULL member answers PRPC_ERR_UNKNOWN_METHOD;
+ * user is what prpc_call_user returns. */
 prpc_status kv_Store_register(prpc_server *server, const kv_Store_ops *ops, void *user);
 
 /* Replies, for handlers that called prpc_call_defer (any thread, once). */
