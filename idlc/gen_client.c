@@ -304,18 +304,7 @@ static const char *forward(gen_ctx *g, const idlc_method *m, bool sync)
 
 static void zero_local(gen_ctx *g, int ind, const idlc_type *t, const char *owner, const char *name)
 {
-    const char *z = gen_zero(t);
-    const char *decl = gen_decl(g, gen_ctype_of(g, t, owner), name);
-    if (z != NULL)
-        gen_line(&g->out, ind, "%s = %s;", decl, z);
-    else
-        gen_line(&g->out, ind, "%s;", decl);
-}
-
-static void zero_memset(gen_ctx *g, int ind, const idlc_type *t, const char *name)
-{
-    if (gen_zero(t) == NULL)
-        gen_line(&g->out, ind, "memset(&%s, 0, sizeof %s);", name, name);
+    gen_line(&g->out, ind, "%s = %s;", gen_decl(g, gen_ctype_of(g, t, owner), name), gen_zero(t));
 }
 
 static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
@@ -392,17 +381,14 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     gen_line(b, 0, "}");
     gen_nl(b);
 
-    /* Asynchronous: the completion decodes into locals and calls back. */
+    /* Asynchronous: the completion decodes into locals (the engine applies
+     * its result rules) and calls back with them, or with NULLs. */
     gen_line(b, 0, "static void %s(const prpc_async_result *r)",
              idlc__cname(g->ctx, IDLC_CN_DONE, m->c_name));
     gen_line(b, 0, "{");
-    gen_line(b, 1, "%s cb = (%s)r->user_fn;", cb, cb);
     if (!gen_has_result(m)) {
-        gen_nl(b);
-        gen_line(b, 1, "cb(r->user, r->status, r->error);");
-        gen_line(b, 0, "}");
+        gen_line(b, 1, "((%s)r->user_fn)(r->user, r->status, r->error);", cb);
     } else {
-        gen_line(b, 1, "prpc_status status = r->status;");
         for (const idlc_param *p = m->params; p != NULL; p = p->next)
             if (p->dir != IDLC_DIR_IN)
                 zero_local(g, 1, p->type, o, gen_param_name(g, p->name));
@@ -410,38 +396,19 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
             zero_local(g, 1, m->ret, o, "result");
         if (gen_has_outs(m))
             gen_line(b, 1, "%s outs = %s;", outs, outs_init(g, m, true));
+        gen_line(b, 1, "prpc_status status = prpc_async_result_decode(r, %s, %s);",
+                 idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE, m->c_name), gen_has_outs(m) ? "&outs" : "&result");
         gen_nl(b);
+        gen_buf results = {0};
         for (const idlc_param *p = m->params; p != NULL; p = p->next)
             if (p->dir != IDLC_DIR_IN)
-                zero_memset(g, 1, p->type, gen_param_name(g, p->name));
+                gen_printf(&results, ", status == PRPC_OK ? &%s : NULL", gen_param_name(g, p->name));
         if (m->ret->kind != IDLC_TYPE_VOID)
-            zero_memset(g, 1, m->ret, "result");
-        gen_line(b, 1, "if (status == PRPC_OK) {");
-        gen_line(b, 2, "%s(r->result, %s);", idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE, m->c_name),
-                 gen_has_outs(m) ? "&outs" : "&result");
-        gen_line(b, 2, "status = prpc_dec_status(r->result);");
-        gen_line(b, 2, "if (status == PRPC_OK && prpc_dec_remaining(r->result) != 0)");
-        gen_line(b, 3, "status = PRPC_ERR_INCOMPATIBLE;");
-        gen_line(b, 1, "}");
-        gen_buf ok = {0}, bad = {0};
-        for (const idlc_param *p = m->params; p != NULL; p = p->next) {
-            if (p->dir != IDLC_DIR_IN) {
-                gen_printf(&ok, ", &%s", gen_param_name(g, p->name));
-                gen_puts(&bad, ", NULL");
-            }
-        }
-        if (m->ret->kind != IDLC_TYPE_VOID) {
-            gen_puts(&ok, ", &result");
-            gen_puts(&bad, ", NULL");
-        }
-        gen_line(b, 1, "if (status == PRPC_OK)");
-        gen_line(b, 2, "cb(r->user, status, r->error%s);", ok.p);
-        gen_line(b, 1, "else");
-        gen_line(b, 2, "cb(r->user, status, r->error%s);", bad.p);
-        gen_buf_free(&ok);
-        gen_buf_free(&bad);
-        gen_line(b, 0, "}");
+            gen_puts(&results, ", status == PRPC_OK ? &result : NULL");
+        gen_line(b, 1, "((%s)r->user_fn)(r->user, status, r->error%s);", cb, results.p);
+        gen_buf_free(&results);
     }
+    gen_line(b, 0, "}");
     gen_nl(b);
 
     const char *ains = param_list(g, m, o, false);
@@ -486,8 +453,6 @@ static void source_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
             zero_local(g, 1, p->type, o, gen_param_name(g, p->name));
         gen_nl(b);
         for (const idlc_param *p = ev->params; p != NULL; p = p->next)
-            zero_memset(g, 1, p->type, gen_param_name(g, p->name));
-        for (const idlc_param *p = ev->params; p != NULL; p = p->next)
             gen_decode(g, 1, p->type, o, gen_param_name(g, p->name));
         gen_line(b, 1, "if (prpc_dec_status(dec) != PRPC_OK)");
         gen_line(b, 2, "return; /* not the event this client knows: dropped */");
@@ -518,8 +483,6 @@ static void write_source(gen_ctx *g)
 {
     gen_buf *b = &g->out;
     gen_banner(g, idlc_sprintf(g->ctx, "Client stubs of module %s.", g->module));
-    gen_line(b, 0, "#include <string.h>");
-    gen_nl(b);
     gen_line(b, 0, "#include \"%s_client.h\"", g->file->stem);
     gen_nl(b);
 

@@ -159,12 +159,7 @@ static void write_header(gen_ctx *g)
 
 static void zero_local(gen_ctx *g, const idlc_type *t, const char *owner, const char *name)
 {
-    const char *z = gen_zero(t);
-    const char *decl = gen_decl(g, gen_ctype_of(g, t, owner), name);
-    if (z != NULL)
-        gen_line(&g->out, 1, "%s = %s;", decl, z);
-    else
-        gen_line(&g->out, 1, "%s;", decl);
+    gen_line(&g->out, 1, "%s = %s;", gen_decl(g, gen_ctype_of(g, t, owner), name), gen_zero(t));
 }
 
 static void reply_codec(gen_ctx *g, const idlc_method *m, const char *owner)
@@ -262,12 +257,6 @@ static void invoke_fn(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     gen_nl(b);
     if (!wire)
         gen_line(b, 1, "(void)params;");
-    for (const idlc_param *p = m->params; p != NULL; p = p->next)
-        if (gen_zero(p->type) == NULL)
-            gen_line(b, 1, "memset(&%s, 0, sizeof %s);", gen_param_name(g, p->name),
-                     gen_param_name(g, p->name));
-    if (m->ret->kind != IDLC_TYPE_VOID && gen_zero(m->ret) == NULL)
-        gen_line(b, 1, "memset(&result, 0, sizeof result);");
     if (wire) {
         for (const idlc_param *p = m->params; p != NULL; p = p->next)
             if (p->dir != IDLC_DIR_OUT)
@@ -434,8 +423,6 @@ static void write_source(gen_ctx *g)
 {
     gen_buf *b = &g->out;
     gen_banner(g, idlc_sprintf(g->ctx, "Server skeletons of module %s.", g->module));
-    gen_line(b, 0, "#include <string.h>");
-    gen_nl(b);
     gen_line(b, 0, "#include \"%s_server.h\"", g->file->stem);
     gen_nl(b);
     gen_interface_codecs(g, true);

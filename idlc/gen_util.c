@@ -165,9 +165,9 @@ const char *gen_zero(const idlc_type *t)
     case IDLC_TYPE_SEQUENCE:
     case IDLC_TYPE_MAP:
     case IDLC_TYPE_ARRAY:
-        return NULL;
+        return "{0}";
     case IDLC_TYPE_NAMED:
-        return t->target != NULL && t->target->kind == IDLC_DECL_ENUM ? "0" : NULL;
+        return t->target != NULL && t->target->kind == IDLC_DECL_ENUM ? "0" : "{0}";
     default:
         return "0";
     }

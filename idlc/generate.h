@@ -92,8 +92,8 @@ const char *gen_in_param(gen_ctx *g, const idlc_type *t, const char *owner, cons
 /* A parameter name that does not clash with the generated code's own. */
 const char *gen_param_name(gen_ctx *g, const char *name);
 
-/* An initializer that zeroes a value of t ("0", "NULL", "false"), or NULL
- * when the value needs memset. */
+/* An initializer that zeroes a value of t: "0", "NULL", "false", or "{0}"
+ * for an aggregate (which every C compiler accepts without a warning). */
 const char *gen_zero(const idlc_type *t);
 
 /* A C string literal for text (with quotes); NULL text gives "NULL". */

@@ -153,9 +153,10 @@ PRPC_API prpc_status prpc_client_call(prpc_client *client, const prpc_method_des
                                       prpc_decode_fn decode, void *result, prpc_arena *arena,
                                       const prpc_call_options *opts);
 
-/* What an asynchronous call's completion receives. Everything it points to
- * lives until the completion function returns. */
-typedef struct prpc_async_result {
+/* What an asynchronous call's completion receives (the typedef is in
+ * generated.h). Everything it points to lives until the completion function
+ * returns; prpc_async_result_decode decodes its result. */
+struct prpc_async_result {
     prpc_status status;              /* PRPC_OK, PRPC_ERR_REMOTE, a framework error */
     const prpc_remote_error *error;  /* the error the server sent, or NULL */
     prpc_decoder *result;            /* on PRPC_OK: positioned at the result value */
@@ -163,7 +164,7 @@ typedef struct prpc_async_result {
     prpc_fn user_fn;                 /* the typed callback given to the call */
     void *user;
     prpc_call_id id;
-} prpc_async_result;
+};
 
 /* Runs once per asynchronous call: in the thread that delivers the reply, in
  * the thread that detects the timeout or cancellation, in the caller's thread

@@ -31,6 +31,7 @@ typedef struct prpc_call prpc_call;     /* one request being served */
 typedef struct prpc_conn prpc_conn;     /* one client connection, server side */
 typedef struct prpc_server prpc_server; /* see server.h */
 typedef struct prpc_client prpc_client; /* see client.h */
+typedef struct prpc_async_result prpc_async_result; /* see client.h */
 
 /* Encodes one value of a generated type (or a generated argument list) that
  * `value` points to. Errors stick in the encoder. */
@@ -95,6 +96,19 @@ typedef struct prpc_service_desc {
     const prpc_event_desc *events;
     uint32_t nevents;
 } prpc_service_desc;
+
+/* ------------------------------------------------- helpers for the glue
+ *
+ * Steps every generated stub of a kind would otherwise repeat, kept here so
+ * that the engine's rules hold in one place. */
+
+/* The outcome of an asynchronous call as its typed callback reports it:
+ * r->status if the call failed; else the result decoded by decode into
+ * *value, which is PRPC_OK, the decoder's error, or PRPC_ERR_INCOMPATIBLE if
+ * the result has bytes left over (the rule prpc_client_call applies to
+ * synchronous calls). Generated completions call it first thing. */
+PRPC_API prpc_status prpc_async_result_decode(const prpc_async_result *r, prpc_decode_fn decode,
+                                              void *value);
 
 PRPC_END_DECLS
 

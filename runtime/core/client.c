@@ -635,6 +635,20 @@ prpc_status prpc_client_call_async(prpc_client *client, const prpc_method_desc *
     return st;
 }
 
+prpc_status prpc_async_result_decode(const prpc_async_result *r, prpc_decode_fn decode,
+                                     void *value)
+{
+    if (r == NULL || decode == NULL || value == NULL)
+        return PRPC_ERR_INVALID_ARG;
+    if (r->status != PRPC_OK)
+        return r->status;
+    decode(r->result, value);
+    prpc_status st = prpc_dec_status(r->result);
+    if (st == PRPC_OK && prpc_dec_remaining(r->result) != 0)
+        st = PRPC_ERR_INCOMPATIBLE;
+    return st;
+}
+
 /* --------------------------------------------------------- cancellation */
 
 static void encode_u32(prpc_encoder *enc, const void *v)

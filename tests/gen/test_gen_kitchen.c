@@ -874,6 +874,101 @@ static void test_kv_store(void **st)
     prpc_server_destroy(server);
 }
 
+/* An asynchronous completion's result goes through the engine's rules: a
+ * failed call passes its status on, a result of the wrong type or with bytes
+ * left over is PRPC_ERR_INCOMPATIBLE. */
+static void decode_u64(prpc_decoder *dec, void *out)
+{
+    prpc_dec_u64(dec, out);
+}
+
+static void test_async_result_decode(void **st)
+{
+    (void)st;
+    prpc_arena *a = prpc_arena_create(0);
+    prpc_encoder enc;
+    prpc_enc_init(&enc, 0);
+    prpc_enc_uint(&enc, 7);
+    prpc_enc_cstr(&enc, "x");
+    assert_int_equal(prpc_enc_status(&enc), PRPC_OK);
+    prpc_decoder dec;
+    prpc_async_result r;
+    memset(&r, 0, sizeof r);
+    r.result = &dec;
+    uint64_t v = 0;
+
+    prpc_dec_init(&dec, enc.data, 1, a); /* the u64 alone */
+    dec.type_err = PRPC_ERR_INCOMPATIBLE;
+    assert_int_equal(prpc_async_result_decode(&r, decode_u64, &v), PRPC_OK);
+    assert_true(v == 7);
+
+    prpc_dec_init(&dec, enc.data, enc.len, a); /* the u64, then a string */
+    dec.type_err = PRPC_ERR_INCOMPATIBLE;
+    assert_int_equal(prpc_async_result_decode(&r, decode_u64, &v), PRPC_ERR_INCOMPATIBLE);
+
+    prpc_dec_init(&dec, enc.data + 1, enc.len - 1, a); /* a string, not a u64 */
+    dec.type_err = PRPC_ERR_INCOMPATIBLE;
+    assert_int_equal(prpc_async_result_decode(&r, decode_u64, &v), PRPC_ERR_INCOMPATIBLE);
+
+    r.status = PRPC_ERR_TIMEOUT;
+    r.result = NULL;
+    assert_int_equal(prpc_async_result_decode(&r, decode_u64, &v), PRPC_ERR_TIMEOUT);
+    assert_int_equal(prpc_async_result_decode(&r, NULL, &v), PRPC_ERR_INVALID_ARG);
+    prpc_enc_free(&enc);
+    prpc_arena_destroy(a);
+}
+
+/* A server whose kv.Store.get answers a u64 instead of bytes: the generated
+ * asynchronous stub reports PRPC_ERR_INCOMPATIBLE and no result. */
+static void write_u64_reply(prpc_encoder *enc, const void *p)
+{
+    (void)p;
+    prpc_enc_uint(enc, 42);
+}
+
+static prpc_status wrong_get_invoke(prpc_call *call, const void *ops, prpc_decoder *params)
+{
+    (void)ops;
+    (void)params;
+    return prpc_call_reply(call, write_u64_reply, NULL);
+}
+
+typedef struct get_outcome {
+    int calls;
+    prpc_status status;
+    bool had_result;
+} get_outcome;
+
+static void on_get(void *user, prpc_status status, const prpc_remote_error *error,
+                   const prpc_bytes *result)
+{
+    get_outcome *o = user;
+    (void)error;
+    o->calls++;
+    o->status = status;
+    o->had_result = result != NULL;
+}
+
+static void test_async_wrong_result_type(void **st)
+{
+    (void)st;
+    static const int token = 1;
+    const prpc_invoke_fn invoke[kv_Store_METHOD_COUNT] = {NULL, wrong_get_invoke, NULL, NULL};
+    prpc_server *server = NULL;
+    assert_int_equal(prpc_server_create(NULL, &server), PRPC_OK);
+    assert_int_equal(prpc_server_register(server, &kv_Store_desc, invoke, &token, NULL), PRPC_OK);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(server, NULL, &c), PRPC_OK);
+    get_outcome o = {0, PRPC_OK, false};
+    assert_int_equal(kv_Store_get_async(c, "k", on_get, &o), PRPC_OK);
+    /* In process, the reply is delivered before the call returns. */
+    assert_int_equal(o.calls, 1);
+    assert_int_equal(o.status, PRPC_ERR_INCOMPATIBLE);
+    assert_false(o.had_result);
+    prpc_client_destroy(c);
+    prpc_server_destroy(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -892,6 +987,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_method_and_builtins, setup, teardown),
         cmocka_unit_test(test_authorization_hook),
         cmocka_unit_test(test_kv_store),
+        cmocka_unit_test(test_async_result_decode),
+        cmocka_unit_test(test_async_wrong_result_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
