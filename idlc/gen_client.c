@@ -442,11 +442,18 @@ static void source_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     const char *o = d->module;
     gen_line(b, 0, "/* ---- event %s */", ev->wire_name);
     gen_nl(b);
+    /* The trampoline decodes the parameters and calls the typed handler;
+     * a decoder error is returned to the engine, which counts the event as
+     * dropped. */
     const char *handler = idlc__cname(g->ctx, IDLC_CN_HANDLER, ev->c_name);
-    gen_line(b, 0, "static void %s(const prpc_event_delivery *d)",
-             idlc__cname(g->ctx, IDLC_CN_DELIVER, ev->c_name));
+    const char *deliver = idlc__cname(g->ctx, IDLC_CN_DELIVER, ev->c_name);
+    gen_line(b, 0, "static prpc_status %s(const prpc_event_delivery *d)", deliver);
     gen_line(b, 0, "{");
-    gen_line(b, 1, "%s handler = (%s)d->user_fn;", handler, handler);
+    gen_buf args = {0};
+    for (const idlc_param *p = ev->params; p != NULL; p = p->next)
+        gen_printf(&args, ", %s%s", gen_by_pointer(p->type) ? "&" : "", gen_param_name(g, p->name));
+    const char *call = idlc_sprintf(g->ctx, "((%s)d->user_fn)(d->user%s);", handler, args.p ? args.p : "");
+    gen_buf_free(&args);
     if (ev->params != NULL) {
         gen_line(b, 1, "prpc_decoder *dec = d->params;");
         for (const idlc_param *p = ev->params; p != NULL; p = p->next)
@@ -454,16 +461,13 @@ static void source_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
         gen_nl(b);
         for (const idlc_param *p = ev->params; p != NULL; p = p->next)
             gen_decode(g, 1, p->type, o, gen_param_name(g, p->name));
-        gen_line(b, 1, "if (prpc_dec_status(dec) != PRPC_OK)");
-        gen_line(b, 2, "return; /* not the event this client knows: dropped */");
+        gen_line(b, 1, "if (prpc_dec_status(dec) == PRPC_OK)");
+        gen_line(b, 2, "%s", call);
+        gen_line(b, 1, "return prpc_dec_status(dec);");
     } else {
-        gen_nl(b);
+        gen_line(b, 1, "%s", call);
+        gen_line(b, 1, "return PRPC_OK;");
     }
-    gen_buf args = {0};
-    for (const idlc_param *p = ev->params; p != NULL; p = p->next)
-        gen_printf(&args, ", %s%s", gen_by_pointer(p->type) ? "&" : "", gen_param_name(g, p->name));
-    gen_line(b, 1, "handler(d->user%s);", args.p ? args.p : "");
-    gen_buf_free(&args);
     gen_line(b, 0, "}");
     gen_nl(b);
     const char *desc = idlc_sprintf(g->ctx, "&%s[%u]", idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name),
@@ -471,10 +475,8 @@ static void source_event(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     gen_line(b, 0, "prpc_status %s(prpc_client *client, %s handler, void *user)",
              idlc__cname_event(g->ctx, IDLC_CN_ON, ev), handler);
     gen_line(b, 0, "{");
-    gen_line(b, 1, "if (handler == NULL)");
-    gen_line(b, 2, "return prpc_client_on_event(client, %s, NULL, NULL, NULL);", desc);
-    gen_line(b, 1, "return prpc_client_on_event(client, %s, %s, (prpc_fn)handler, user);", desc,
-             idlc__cname(g->ctx, IDLC_CN_DELIVER, ev->c_name));
+    gen_line(b, 1, "return prpc_client_on_event(client, %s, handler != NULL ? %s : NULL, (prpc_fn)handler, user);",
+             desc, deliver);
     gen_line(b, 0, "}");
     gen_nl(b);
 }

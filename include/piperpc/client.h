@@ -199,7 +199,10 @@ PRPC_API const prpc_remote_error *prpc_client_last_error(void);
 /* Event handling. When an event arrives, `fn` runs with the decoder standing
  * on the event's first parameter (after its array header has been checked
  * against the descriptor's nparams), an arena that lives until fn returns,
- * and the user_fn/user given at registration. */
+ * and the user_fn/user given at registration. fn returns PRPC_OK when it
+ * delivered the event, else why not (the generated trampolines return the
+ * decoder's error when the parameters are not the event's types): the event
+ * then counts as dropped, not delivered, in prpc_client_stats. */
 typedef struct prpc_event_delivery {
     const prpc_event_desc *event;
     prpc_decoder *params;
@@ -207,7 +210,7 @@ typedef struct prpc_event_delivery {
     prpc_fn user_fn;
     void *user;
 } prpc_event_delivery;
-typedef void (*prpc_event_fn)(const prpc_event_delivery *d);
+typedef prpc_status (*prpc_event_fn)(const prpc_event_delivery *d);
 
 /* Registers (or, with fn NULL, removes) the handler of one event and
  * subscribes to it at the server with rpc.subscribe [wire_name] (or

@@ -325,6 +325,7 @@ static void deliver_event(prpc_client *c, const prpc_msg *msg)
     prpc__mutex_unlock(&c->mu);
 
     bool delivered = false;
+    prpc_status why = PRPC_ERR_UNKNOWN_METHOD; /* no handler */
     if (found) {
         prpc_arena *arena = prpc_arena_create(0);
         if (arena != NULL) {
@@ -332,14 +333,17 @@ static void deliver_event(prpc_client *c, const prpc_msg *msg)
             prpc_dec_init(&dec, msg->params.data, msg->params.len, arena);
             dec.type_err = PRPC_ERR_INCOMPATIBLE;
             prpc_dec_array_exact(&dec, h.event->nparams);
-            if (prpc_dec_status(&dec) == PRPC_OK) {
+            why = prpc_dec_status(&dec);
+            if (why == PRPC_OK) {
                 prpc_event_delivery d = {h.event, &dec, arena, h.user_fn, h.user};
                 const prpc_client *old = prpc__client_callbacks_begin(c);
-                h.fn(&d);
+                why = h.fn(&d);
                 prpc__client_callbacks_end(old);
-                delivered = true;
+                delivered = why == PRPC_OK;
             }
             prpc_arena_destroy(arena);
+        } else {
+            why = PRPC_ERR_NO_MEMORY;
         }
     }
     prpc__mutex_lock(&c->mu);
@@ -349,8 +353,9 @@ static void deliver_event(prpc_client *c, const prpc_msg *msg)
         c->stats.dropped_events++;
     prpc__mutex_unlock(&c->mu);
     if (!delivered)
-        client_log(c, PRPC_LOG_DEBUG, "dropped event '%.*s'",
-                   (int)(msg->method_len > 128 ? 128 : msg->method_len), msg->method);
+        client_log(c, PRPC_LOG_DEBUG, "dropped event '%.*s': %s",
+                   (int)(msg->method_len > 128 ? 128 : msg->method_len), msg->method,
+                   found ? prpc_strerror(why) : "no handler");
 }
 
 /* ------------------------------------------------------------- delivery */

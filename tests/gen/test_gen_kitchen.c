@@ -969,6 +969,65 @@ static void test_async_wrong_result_type(void **st)
     prpc_server_destroy(server);
 }
 
+/* An event whose parameters are not the event's types is dropped: the
+ * generated trampoline reports the decoder's error, the handler does not
+ * run, and the client counts it in dropped_events, not in events. */
+typedef struct changed_seen {
+    int calls;
+    uint64_t version;
+} changed_seen;
+
+static void on_changed(void *user, const char *key, uint64_t version)
+{
+    changed_seen *c = user;
+    (void)key;
+    c->calls++;
+    c->version = version;
+}
+
+static void write_changed_two_strings(prpc_encoder *enc, const void *p)
+{
+    (void)p;
+    prpc_enc_cstr(enc, "key");
+    prpc_enc_cstr(enc, "not a u64");
+}
+
+static void test_malformed_event_dropped(void **st)
+{
+    (void)st;
+    static const kv_Store_ops ops = {.get = kv_get};
+    prpc_server *server = NULL;
+    assert_int_equal(prpc_server_create(NULL, &server), PRPC_OK);
+    assert_int_equal(kv_Store_register(server, &ops, NULL), PRPC_OK);
+    prpc_client *c = NULL;
+    assert_int_equal(prpc_client_create_inproc(server, NULL, &c), PRPC_OK);
+    changed_seen seen = {0, 0};
+    assert_int_equal(kv_Store_on_changed(c, on_changed, &seen), PRPC_OK);
+
+    /* In process, an event is delivered before the broadcast returns. */
+    size_t sent = 0;
+    assert_int_equal(prpc_server_broadcast(server, &kv_Store_events[0], write_changed_two_strings,
+                                           NULL, &sent),
+                     PRPC_OK);
+    assert_int_equal(sent, 1);
+    prpc_client_stats cs;
+    prpc_client_get_stats(c, &cs);
+    assert_int_equal(seen.calls, 0);
+    assert_true(cs.events == 0);
+    assert_true(cs.dropped_events == 1);
+
+    /* A well-formed one after it is delivered and counted as such. */
+    assert_int_equal(kv_Store_broadcast_changed(server, "key", 5, &sent), PRPC_OK);
+    assert_int_equal(sent, 1);
+    prpc_client_get_stats(c, &cs);
+    assert_int_equal(seen.calls, 1);
+    assert_true(seen.version == 5);
+    assert_true(cs.events == 1);
+    assert_true(cs.dropped_events == 1);
+    prpc_client_destroy(c);
+    prpc_server_destroy(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -989,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_kv_store),
         cmocka_unit_test(test_async_result_decode),
         cmocka_unit_test(test_async_wrong_result_type),
+        cmocka_unit_test(test_malformed_event_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -643,7 +643,7 @@ static void test_fault_keepalive_detects_stopped_server(void **state)
 
 static atomic_int g_ticks, g_tick_sum;
 
-static void on_tick(const prpc_event_delivery *d)
+static prpc_status on_tick(const prpc_event_delivery *d)
 {
     uint32_t n = 0;
     prpc_dec_u32(d->params, &n);
@@ -651,6 +651,7 @@ static void on_tick(const prpc_event_delivery *d)
         atomic_fetch_add(&g_ticks, 1);
         atomic_fetch_add(&g_tick_sum, (int)n);
     }
+    return prpc_dec_status(d->params);
 }
 
 static void enc_tick(prpc_encoder *e, const void *v)

@@ -104,7 +104,7 @@ static void dec_u32(prpc_decoder *d, void *v)
 static atomic_int ticks, ticks_out_of_order;
 static atomic_uint last_tick;
 
-static void on_tick(const prpc_event_delivery *d)
+static prpc_status on_tick(const prpc_event_delivery *d)
 {
     uint32_t n = 0;
     prpc_dec_u32(d->params, &n);
@@ -112,6 +112,7 @@ static void on_tick(const prpc_event_delivery *d)
         atomic_fetch_add(&ticks_out_of_order, 1);
     atomic_store(&last_tick, n);
     atomic_fetch_add(&ticks, 1);
+    return prpc_dec_status(d->params);
 }
 
 static void run_mixed(bool with_events)

@@ -370,7 +370,7 @@ static void test_reconnect_while_down(void **state)
 
 static atomic_int g_ticks, g_last_tick;
 
-static void on_tick(const prpc_event_delivery *d)
+static prpc_status on_tick(const prpc_event_delivery *d)
 {
     uint32_t n = 0;
     prpc_dec_u32(d->params, &n);
@@ -378,6 +378,7 @@ static void on_tick(const prpc_event_delivery *d)
         atomic_store(&g_last_tick, (int)n);
         atomic_fetch_add(&g_ticks, 1);
     }
+    return prpc_dec_status(d->params);
 }
 
 static bool wait_tick(int n)
@@ -601,9 +602,10 @@ static void nested_call(nested *n)
     atomic_fetch_add(&n->runs, 1);
 }
 
-static void nested_on_tick(const prpc_event_delivery *d)
+static prpc_status nested_on_tick(const prpc_event_delivery *d)
 {
     nested_call(d->user);
+    return PRPC_OK;
 }
 
 static void nested_done(const prpc_async_result *r)

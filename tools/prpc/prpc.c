@@ -418,7 +418,7 @@ static int cmd_call(prpc_client *c, const options *o, const char *method, const 
 
 static atomic_ulong events_seen;
 
-static void on_event(const prpc_event_delivery *d)
+static prpc_status on_event(const prpc_event_delivery *d)
 {
     jbuf out = {0};
     jbuf_puts(&out, "{\"event\":");
@@ -434,12 +434,15 @@ static void on_event(const prpc_event_delivery *d)
             break;
     }
     jbuf_puts(&out, "]}");
-    if (!out.failed && prpc_dec_status(dec) == PRPC_OK) {
+    /* An event that could not be shown counts as dropped. */
+    prpc_status st = out.failed ? PRPC_ERR_NO_MEMORY : prpc_dec_status(dec);
+    if (st == PRPC_OK) {
         printf("%s\n", out.data);
         fflush(stdout);
         atomic_fetch_add(&events_seen, 1);
     }
     jbuf_free(&out);
+    return st;
 }
 
 /* The number of parameters in a signature "event changed(string key, u64 v)":

@@ -1099,62 +1099,53 @@ prpc_status ks_Sink_poke(prpc_client *client, uint32_t value)
 
 /* ---- event ks.Sink.poked */
 
-static void ks_Sink_poked_deliver(const prpc_event_delivery *d)
+static prpc_status ks_Sink_poked_deliver(const prpc_event_delivery *d)
 {
-    ks_Sink_poked_handler handler = (ks_Sink_poked_handler)d->user_fn;
     prpc_decoder *dec = d->params;
     uint32_t value = 0;
     const char *note = NULL;
 
     prpc_dec_u32(dec, &value);
     prpc_dec_str(dec, &note, NULL);
-    if (prpc_dec_status(dec) != PRPC_OK)
-        return; /* not the event this client knows: dropped */
-    handler(d->user, value, note);
+    if (prpc_dec_status(dec) == PRPC_OK)
+        ((ks_Sink_poked_handler)d->user_fn)(d->user, value, note);
+    return prpc_dec_status(dec);
 }
 
 prpc_status ks_Sink_on_poked(prpc_client *client, ks_Sink_poked_handler handler, void *user)
 {
-    if (handler == NULL)
-        return prpc_client_on_event(client, &ks_Sink_events[0], NULL, NULL, NULL);
-    return prpc_client_on_event(client, &ks_Sink_events[0], ks_Sink_poked_deliver, (prpc_fn)handler, user);
+    return prpc_client_on_event(client, &ks_Sink_events[0], handler != NULL ? ks_Sink_poked_deliver : NULL, (prpc_fn)handler, user);
 }
 
 /* ---- event ks.Sink.shape_changed */
 
-static void ks_Sink_shape_changed_deliver(const prpc_event_delivery *d)
+static prpc_status ks_Sink_shape_changed_deliver(const prpc_event_delivery *d)
 {
-    ks_Sink_shape_changed_handler handler = (ks_Sink_shape_changed_handler)d->user_fn;
     prpc_decoder *dec = d->params;
     ks_Shape s = {0};
 
     ks_Shape_decode(dec, &s);
-    if (prpc_dec_status(dec) != PRPC_OK)
-        return; /* not the event this client knows: dropped */
-    handler(d->user, &s);
+    if (prpc_dec_status(dec) == PRPC_OK)
+        ((ks_Sink_shape_changed_handler)d->user_fn)(d->user, &s);
+    return prpc_dec_status(dec);
 }
 
 prpc_status ks_Sink_on_shape_changed(prpc_client *client, ks_Sink_shape_changed_handler handler, void *user)
 {
-    if (handler == NULL)
-        return prpc_client_on_event(client, &ks_Sink_events[1], NULL, NULL, NULL);
-    return prpc_client_on_event(client, &ks_Sink_events[1], ks_Sink_shape_changed_deliver, (prpc_fn)handler, user);
+    return prpc_client_on_event(client, &ks_Sink_events[1], handler != NULL ? ks_Sink_shape_changed_deliver : NULL, (prpc_fn)handler, user);
 }
 
 /* ---- event ks.Sink.tick */
 
-static void ks_Sink_tick_deliver(const prpc_event_delivery *d)
+static prpc_status ks_Sink_tick_deliver(const prpc_event_delivery *d)
 {
-    ks_Sink_tick_handler handler = (ks_Sink_tick_handler)d->user_fn;
-
-    handler(d->user);
+    ((ks_Sink_tick_handler)d->user_fn)(d->user);
+    return PRPC_OK;
 }
 
 prpc_status ks_Sink_on_tick(prpc_client *client, ks_Sink_tick_handler handler, void *user)
 {
-    if (handler == NULL)
-        return prpc_client_on_event(client, &ks_Sink_events[2], NULL, NULL, NULL);
-    return prpc_client_on_event(client, &ks_Sink_events[2], ks_Sink_tick_deliver, (prpc_fn)handler, user);
+    return prpc_client_on_event(client, &ks_Sink_events[2], handler != NULL ? ks_Sink_tick_deliver : NULL, (prpc_fn)handler, user);
 }
 
 /* ---- ks.Calc.neg */

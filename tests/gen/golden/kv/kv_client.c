@@ -196,23 +196,20 @@ prpc_status kv_Store_set_quiet(prpc_client *client, const char *key, prpc_bytes 
 
 /* ---- event kv.Store.changed */
 
-static void kv_Store_changed_deliver(const prpc_event_delivery *d)
+static prpc_status kv_Store_changed_deliver(const prpc_event_delivery *d)
 {
-    kv_Store_changed_handler handler = (kv_Store_changed_handler)d->user_fn;
     prpc_decoder *dec = d->params;
     const char *key = NULL;
     uint64_t version = 0;
 
     prpc_dec_str(dec, &key, NULL);
     prpc_dec_u64(dec, &version);
-    if (prpc_dec_status(dec) != PRPC_OK)
-        return; /* not the event this client knows: dropped */
-    handler(d->user, key, version);
+    if (prpc_dec_status(dec) == PRPC_OK)
+        ((kv_Store_changed_handler)d->user_fn)(d->user, key, version);
+    return prpc_dec_status(dec);
 }
 
 prpc_status kv_Store_on_changed(prpc_client *client, kv_Store_changed_handler handler, void *user)
 {
-    if (handler == NULL)
-        return prpc_client_on_event(client, &kv_Store_events[0], NULL, NULL, NULL);
-    return prpc_client_on_event(client, &kv_Store_events[0], kv_Store_changed_deliver, (prpc_fn)handler, user);
+    return prpc_client_on_event(client, &kv_Store_events[0], handler != NULL ? kv_Store_changed_deliver : NULL, (prpc_fn)handler, user);
 }
