@@ -1,8 +1,10 @@
 /* Generates <stem>_client.h and <stem>_client.c: for every method a
- * synchronous stub (and an _ex variant taking call options), an
- * asynchronous one with a typed callback, send-only stubs for oneway
- * methods, and event handler registration. Each stub packs its arguments
- * into a small struct and calls the generic engine in piperpc/client.h. */
+ * synchronous stub taking call options (<m>_ex) and an asynchronous one with
+ * a typed callback (<m>_async_ex), each with a one-line inline wrapper
+ * without options in the header (<m>, <m>_async); send-only stubs for
+ * oneway methods; and event handler registration. Each stub packs its
+ * arguments into a small struct and calls the generic engine in
+ * piperpc/client.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,22 @@ static bool has_wire_params(const idlc_method *m)
     return gen_wire_params(m) > 0;
 }
 
+/* "key, value" forwarding the stub's own parameters. */
+static const char *forward(gen_ctx *g, const idlc_method *m, bool sync)
+{
+    gen_buf b = {0};
+    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
+        if (!sync && p->dir == IDLC_DIR_OUT)
+            continue;
+        gen_printf(&b, ", %s", gen_param_name(g, p->name));
+    }
+    if (sync && gen_has_result(m))
+        gen_puts(&b, m->ret->kind != IDLC_TYPE_VOID ? ", arena, result" : ", arena");
+    const char *s = idlc_strdup(g->ctx, b.p ? b.p : "");
+    gen_buf_free(&b);
+    return s;
+}
+
 /* ----------------------------------------------------------- header */
 
 static void header_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
@@ -112,19 +130,21 @@ static void header_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
         gen_nl(b);
         return;
     }
+    /* The _ex forms are the stubs; the short forms pass no options. */
     const char *tail = sync_tail(g, m, o);
     const char *cb = idlc__cname(g->ctx, IDLC_CN_CB, m->c_name);
-    gen_line(b, 0, "prpc_status %s(prpc_client *client%s%s);", m->c_name, ins, tail);
-    gen_line(b, 0, "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s%s);",
-             idlc__cname(g->ctx, IDLC_CN_EX, m->c_name), ins, tail);
+    const char *ex = idlc__cname(g->ctx, IDLC_CN_EX, m->c_name);
+    const char *async_ex = idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s%s);", ex, ins, tail);
+    gen_line(b, 0, "static inline prpc_status %s(prpc_client *client%s%s) { return %s(client, NULL%s); }",
+             m->c_name, ins, tail, ex, forward(g, m, true));
     gen_line(b, 0, "typedef void (*%s)(%s);", cb, cb_params(g, m, o));
     const char *ains = param_list(g, m, o, false);
-    gen_line(b, 0, "prpc_status %s(prpc_client *client%s, %s cb, void *user);",
-             idlc__cname(g->ctx, IDLC_CN_ASYNC, m->c_name),
-             ains, cb);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s, %s cb, void *user);",
+             async_ex, ains, cb);
     gen_line(b, 0,
-             "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s, %s cb, void *user);",
-             idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name), ains, cb);
+             "static inline prpc_status %s(prpc_client *client%s, %s cb, void *user) { return %s(client, NULL%s, cb, user); }",
+             idlc__cname(g->ctx, IDLC_CN_ASYNC, m->c_name), ains, cb, async_ex, forward(g, m, false));
     gen_nl(b);
 }
 
@@ -286,22 +306,6 @@ static const char *outs_init(gen_ctx *g, const idlc_method *m, bool locals)
     return s;
 }
 
-/* "key, value" forwarding the stub's own parameters. */
-static const char *forward(gen_ctx *g, const idlc_method *m, bool sync)
-{
-    gen_buf b = {0};
-    for (const idlc_param *p = m->params; p != NULL; p = p->next) {
-        if (!sync && p->dir == IDLC_DIR_OUT)
-            continue;
-        gen_printf(&b, ", %s", gen_param_name(g, p->name));
-    }
-    if (sync && gen_has_result(m))
-        gen_puts(&b, m->ret->kind != IDLC_TYPE_VOID ? ", arena, result" : ", arena");
-    const char *s = idlc_strdup(g->ctx, b.p ? b.p : "");
-    gen_buf_free(&b);
-    return s;
-}
-
 static void zero_local(gen_ctx *g, int ind, const idlc_type *t, const char *owner, const char *name)
 {
     gen_line(&g->out, ind, "%s = %s;", gen_decl(g, gen_ctype_of(g, t, owner), name), gen_zero(t));
@@ -319,72 +323,55 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     const char *args = idlc__cname(g->ctx, IDLC_CN_ARGS, m->c_name);
     const char *outs = idlc__cname(g->ctx, IDLC_CN_OUTS, m->c_name);
     const char *cb = idlc__cname(g->ctx, IDLC_CN_CB, m->c_name);
-    const char *argp = has_args ? "&args" : "NULL";
+    const char *decode = idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE, m->c_name);
+    const char *done = idlc__cname(g->ctx, IDLC_CN_DONE, m->c_name);
+    /* The arguments travel as a compound literal of the args struct. */
+    const char *sync_args =
+        has_args ? idlc_sprintf(g->ctx, "&(const %s)%s", args, args_init(g, m, true)) : "NULL";
 
-    gen_line(b, 0, "/* ---- %s */", m->wire_name);
-    gen_nl(b);
     args_codec(g, m->c_name, m, o);
 
     const char *ins = param_list(g, m, o, true);
     if (m->oneway) {
         gen_line(b, 0, "prpc_status %s(prpc_client *client%s)", m->c_name, ins);
         gen_line(b, 0, "{");
-        if (has_args)
-            gen_line(b, 1, "const %s args = %s;", args, args_init(g, m, true));
-        if (has_args)
-            gen_nl(b);
-        gen_line(b, 1, "return prpc_client_notify(client, %s, %s, %s);", desc, enc, argp);
+        gen_line(b, 1, "return prpc_client_notify(client, %s, %s, %s);", desc, enc, sync_args);
         gen_line(b, 0, "}");
         gen_nl(b);
         return;
     }
 
     result_codec(g, m, o);
-    const char *tail = sync_tail(g, m, o);
 
-    /* Synchronous. */
-    gen_line(b, 0, "prpc_status %s(prpc_client *client%s%s)", m->c_name, ins, tail);
-    gen_line(b, 0, "{");
-    gen_line(b, 1, "return %s(client, NULL%s);",
-             idlc__cname(g->ctx, IDLC_CN_EX, m->c_name), forward(g, m, true));
-    gen_line(b, 0, "}");
-    gen_nl(b);
+    /* Synchronous. The engine refuses a NULL result pointer; the pointers
+     * of out parameters are checked here, before anything is sent. */
     gen_line(b, 0, "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s%s)",
-             idlc__cname(g->ctx, IDLC_CN_EX, m->c_name), ins, tail);
+             idlc__cname(g->ctx, IDLC_CN_EX, m->c_name), ins, sync_tail(g, m, o));
     gen_line(b, 0, "{");
-    /* Out pointers are checked before anything is read or sent. */
-    gen_buf cond = {0};
-    for (const idlc_param *p = m->params; p != NULL; p = p->next)
-        if (p->dir != IDLC_DIR_IN)
-            gen_printf(&cond, "%s%s == NULL", cond.len ? " || " : "", gen_param_name(g, p->name));
-    if (m->ret->kind != IDLC_TYPE_VOID)
-        gen_printf(&cond, "%sresult == NULL", cond.len ? " || " : "");
-    if (cond.len > 0) {
+    if (gen_has_outs(m)) {
+        gen_buf cond = {0};
+        for (const idlc_param *p = m->params; p != NULL; p = p->next)
+            if (p->dir != IDLC_DIR_IN)
+                gen_printf(&cond, "%s%s == NULL", cond.len ? " || " : "", gen_param_name(g, p->name));
+        if (m->ret->kind != IDLC_TYPE_VOID)
+            gen_printf(&cond, " || result == NULL");
         gen_line(b, 1, "if (%s)", cond.p);
         gen_line(b, 2, "return PRPC_ERR_INVALID_ARG;");
-        gen_nl(b);
+        gen_buf_free(&cond);
     }
-    gen_buf_free(&cond);
-    if (has_args)
-        gen_line(b, 1, "const %s args = %s;", args, args_init(g, m, true));
-    if (gen_has_outs(m))
-        gen_line(b, 1, "%s outs = %s;", outs, outs_init(g, m, false));
-    if (has_args || gen_has_outs(m))
-        gen_nl(b);
     if (!gen_has_result(m))
         gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, NULL, NULL, NULL, opts);", desc,
-                 enc, argp);
+                 enc, sync_args);
     else
-        gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, %s, %s, arena, opts);",
-                 desc, enc, argp, idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE,
-                                              m->c_name), gen_has_outs(m) ? "&outs" : "result");
+        gen_line(b, 1, "return prpc_client_call(client, %s, %s, %s, %s, %s, arena, opts);", desc, enc,
+                 sync_args, decode,
+                 gen_has_outs(m) ? idlc_sprintf(g->ctx, "&(%s)%s", outs, outs_init(g, m, false)) : "result");
     gen_line(b, 0, "}");
     gen_nl(b);
 
     /* Asynchronous: the completion decodes into locals (the engine applies
      * its result rules) and calls back with them, or with NULLs. */
-    gen_line(b, 0, "static void %s(const prpc_async_result *r)",
-             idlc__cname(g->ctx, IDLC_CN_DONE, m->c_name));
+    gen_line(b, 0, "static void %s(const prpc_async_result *r)", done);
     gen_line(b, 0, "{");
     if (!gen_has_result(m)) {
         gen_line(b, 1, "((%s)r->user_fn)(r->user, r->status, r->error);", cb);
@@ -394,10 +381,8 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
                 zero_local(g, 1, p->type, o, gen_param_name(g, p->name));
         if (m->ret->kind != IDLC_TYPE_VOID)
             zero_local(g, 1, m->ret, o, "result");
-        if (gen_has_outs(m))
-            gen_line(b, 1, "%s outs = %s;", outs, outs_init(g, m, true));
-        gen_line(b, 1, "prpc_status status = prpc_async_result_decode(r, %s, %s);",
-                 idlc__cname(g->ctx, IDLC_CN_RESULT_DECODE, m->c_name), gen_has_outs(m) ? "&outs" : "&result");
+        gen_line(b, 1, "prpc_status status = prpc_async_result_decode(r, %s, %s);", decode,
+                 gen_has_outs(m) ? idlc_sprintf(g->ctx, "&(%s)%s", outs, outs_init(g, m, true)) : "&result");
         gen_nl(b);
         gen_buf results = {0};
         for (const idlc_param *p = m->params; p != NULL; p = p->next)
@@ -411,27 +396,14 @@ static void source_method(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
     gen_line(b, 0, "}");
     gen_nl(b);
 
-    const char *ains = param_list(g, m, o, false);
-    gen_line(b, 0, "prpc_status %s(prpc_client *client%s, %s cb, void *user)",
-             idlc__cname(g->ctx, IDLC_CN_ASYNC, m->c_name),
-             ains, cb);
+    gen_line(b, 0, "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s, %s cb, void *user)",
+             idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name), param_list(g, m, o, false), cb);
     gen_line(b, 0, "{");
-    gen_line(b, 1, "return %s(client, NULL%s, cb, user);",
-             idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name), forward(g, m, false));
-    gen_line(b, 0, "}");
-    gen_nl(b);
-    gen_line(b, 0,
-             "prpc_status %s(prpc_client *client, const prpc_call_options *opts%s, %s cb, void *user)",
-             idlc__cname(g->ctx, IDLC_CN_ASYNC_EX, m->c_name), ains, cb);
-    gen_line(b, 0, "{");
-    if (has_args) {
-        gen_line(b, 1, "const %s args = %s;", args, args_init(g, m, false));
-        gen_nl(b);
-    }
     gen_line(b, 1, "if (cb == NULL)");
     gen_line(b, 2, "return PRPC_ERR_INVALID_ARG;");
     gen_line(b, 1, "return prpc_client_call_async(client, %s, %s, %s, %s, (prpc_fn)cb, user, opts, NULL);",
-             desc, enc, argp, idlc__cname(g->ctx, IDLC_CN_DONE, m->c_name));
+             desc, enc,
+             has_args ? idlc_sprintf(g->ctx, "&(const %s)%s", args, args_init(g, m, false)) : "NULL", done);
     gen_line(b, 0, "}");
     gen_nl(b);
 }
@@ -493,6 +465,8 @@ static void write_source(gen_ctx *g)
     for (const idlc_decl *d = g->file->decls; d != NULL; d = d->next) {
         if (d->kind != IDLC_DECL_INTERFACE)
             continue;
+        gen_line(b, 0, "/* ---- %s */", d->qualified_name);
+        gen_nl(b);
         for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next)
             source_method(g, d, m);
         for (const idlc_method *ev = d->u.interface_.events; ev != NULL; ev = ev->next)

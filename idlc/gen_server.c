@@ -1,7 +1,8 @@
 /* Generates <stem>_server.h and <stem>_server.c: for every interface an
- * ops table of typed handlers, the invoke glue that decodes arguments,
- * calls the handler and encodes its reply, reply functions for deferred
- * calls, typed raise helpers, event emitters and broadcasters, and a
+ * ops table of typed handlers; the invoke glue that decodes arguments,
+ * calls the handler and lets prpc_call_complete encode its reply; reply
+ * encoders with one-line inline reply functions over them, for deferred
+ * calls, and inline raise helpers; event emitters and broadcasters; and a
  * registration function that hands the glue to the server beside the
  * interface's descriptor (see piperpc/call.h). */
 #include <stdio.h>
@@ -72,6 +73,55 @@ static const char *event_params(gen_ctx *g, const idlc_method *ev, const char *o
     return join(g, &b);
 }
 
+/* "result, count" as the values of a reply, in the order of the values
+ * struct, for its initializer: by-pointer parameters are copied. */
+static const char *values_init(gen_ctx *g, const idlc_method *m)
+{
+    gen_buf b = {0};
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_printf(&b, "%sresult", gen_by_pointer(m->ret) ? "*" : "");
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_printf(&b, "%s%s%s", b.len ? ", " : "", gen_by_pointer(p->type) ? "*" : "",
+                       gen_param_name(g, p->name));
+    return join(g, &b);
+}
+
+/* A two-way method's reply encoder and the typed reply over it, one line:
+ * a method with out parameters replies [result, outs...] from a values
+ * struct, which its invoke glue fills too. */
+static void reply_decls(gen_ctx *g, const idlc_method *m, const char *owner)
+{
+    gen_buf *b = &g->out;
+    const char *params = reply_params(g, m, owner);
+    const char *reply = idlc__cname(g->ctx, IDLC_CN_REPLY, m->c_name);
+    const char *encode = idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name);
+    if (!gen_has_result(m)) {
+        gen_line(b, 0, "static inline prpc_status %s(prpc_call *call) { return prpc_call_reply(call, NULL, NULL); }",
+                 reply);
+        return;
+    }
+    if (!gen_has_outs(m)) {
+        gen_line(b, 0, "void %s(prpc_encoder *enc, const void *result);", encode);
+        gen_line(b, 0,
+                 "static inline prpc_status %s(prpc_call *call%s) { return prpc_call_reply(call, %s, %sresult); }",
+                 reply, params, encode, gen_by_pointer(m->ret) ? "" : "&");
+        return;
+    }
+    const char *values = idlc__cname(g->ctx, IDLC_CN_VALUES, m->c_name);
+    gen_line(b, 0, "typedef struct %s {", values);
+    if (m->ret->kind != IDLC_TYPE_VOID)
+        gen_line(b, 1, "%s;", gen_decl(g, gen_ctype_of(g, m->ret, owner), "result"));
+    for (const idlc_param *p = m->params; p != NULL; p = p->next)
+        if (p->dir != IDLC_DIR_IN)
+            gen_line(b, 1, "%s;", gen_decl(g, gen_ctype_of(g, p->type, owner), gen_param_name(g, p->name)));
+    gen_line(b, 0, "} %s;", values);
+    gen_line(b, 0, "void %s(prpc_encoder *enc, const void *values);", encode);
+    gen_line(b, 0,
+             "static inline prpc_status %s(prpc_call *call%s) { const %s values = {%s}; return prpc_call_reply(call, %s, &values); }",
+             reply, params, values, values_init(g, m), encode);
+}
+
 /* ----------------------------------------------------------- header */
 
 static void header_interface(gen_ctx *g, const idlc_decl *d)
@@ -100,11 +150,12 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
     for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
         if (m->oneway)
             continue;
-        if (!any)
-            gen_line(b, 0, "/* Replies, for handlers that called prpc_call_defer (any thread, once). */");
+        if (!any) {
+            gen_line(b, 0, "/* Replies, for handlers that called prpc_call_defer (any thread, once), and");
+            gen_line(b, 0, " * the encoders of the replies, as prpc_call_reply takes them. */");
+        }
         any = true;
-        gen_line(b, 0, "prpc_status %s(prpc_call *call%s);",
-                 idlc__cname(g->ctx, IDLC_CN_REPLY, m->c_name), reply_params(g, m, o));
+        reply_decls(g, m, o);
     }
     if (any)
         gen_nl(b);
@@ -116,7 +167,8 @@ static void header_interface(gen_ctx *g, const idlc_decl *d)
             gen_line(b, 0, "/* Raise the method's IDL error: `return %s_<method>_raise(call, ...);`. */",
                      d->c_name);
         any = true;
-        gen_line(b, 0, "prpc_status %s(prpc_call *call, %s code, const char *message);",
+        gen_line(b, 0,
+                 "static inline prpc_status %s(prpc_call *call, %s code, const char *message) { return prpc_call_raise(call, (int64_t)code, message); }",
                  idlc__cname(g->ctx, IDLC_CN_RAISE, m->c_name), m->raises->c_name);
     }
     if (any)
@@ -162,14 +214,22 @@ static void zero_local(gen_ctx *g, const idlc_type *t, const char *owner, const 
     gen_line(&g->out, 1, "%s = %s;", gen_decl(g, gen_ctype_of(g, t, owner), name), gen_zero(t));
 }
 
+/* Where the invoke glue keeps a parameter: a local named after it, or, for
+ * an output of a method with out parameters, a member of the values struct. */
+static const char *output_at(gen_ctx *g, const idlc_param *p, bool values)
+{
+    const char *n = gen_param_name(g, p->name);
+    return values && p->dir != IDLC_DIR_IN ? idlc_sprintf(g->ctx, "values.%s", n) : n;
+}
+
 static void reply_codec(gen_ctx *g, const idlc_method *m, const char *owner)
 {
     gen_buf *b = &g->out;
     if (!gen_has_result(m))
         return;
+    const char *encode = idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name);
     if (!gen_has_outs(m)) {
-        gen_line(b, 0, "static void %s(prpc_encoder *enc, const void *p)",
-                 idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name));
+        gen_line(b, 0, "void %s(prpc_encoder *enc, const void *p)", encode);
         gen_line(b, 0, "{");
         gen_line(b, 1, "%s = p;", const_ptr(g, m->ret, owner, "result"));
         gen_nl(b);
@@ -178,120 +238,67 @@ static void reply_codec(gen_ctx *g, const idlc_method *m, const char *owner)
         gen_nl(b);
         return;
     }
-    const char *values = idlc__cname(g->ctx, IDLC_CN_VALUES, m->c_name);
-    gen_line(b, 0, "typedef struct %s {", values);
-    if (m->ret->kind != IDLC_TYPE_VOID)
-        gen_line(b, 1, "%s;", const_ptr(g, m->ret, owner, "result"));
-    for (const idlc_param *p = m->params; p != NULL; p = p->next)
-        if (p->dir != IDLC_DIR_IN)
-            gen_line(b, 1, "%s;", const_ptr(g, p->type, owner, gen_param_name(g, p->name)));
-    gen_line(b, 0, "} %s;", values);
-    gen_nl(b);
-    gen_line(b, 0, "/* [result, outs...] */");
-    gen_line(b, 0, "static void %s(prpc_encoder *enc, const void *p)",
-             idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name));
+    gen_line(b, 0, "void %s(prpc_encoder *enc, const void *p)", encode);
     gen_line(b, 0, "{");
-    gen_line(b, 1, "const %s *v = p;", values);
+    gen_line(b, 1, "const %s *v = p;", idlc__cname(g->ctx, IDLC_CN_VALUES, m->c_name));
     gen_nl(b);
     gen_line(b, 1, "prpc_enc_array(enc, %u);", (unsigned)gen_reply_values(m));
     if (m->ret->kind != IDLC_TYPE_VOID)
-        gen_encode(g, 1, m->ret, owner, "(*v->result)");
+        gen_encode(g, 1, m->ret, owner, "v->result");
     for (const idlc_param *p = m->params; p != NULL; p = p->next)
         if (p->dir != IDLC_DIR_IN)
-            gen_encode(g, 1, p->type, owner, idlc_sprintf(g->ctx, "(*v->%s)", gen_param_name(g, p->name)));
+            gen_encode(g, 1, p->type, owner, idlc_sprintf(g->ctx, "v->%s", gen_param_name(g, p->name)));
     gen_line(b, 0, "}");
     gen_nl(b);
 }
 
-static const char *addr_if_value(gen_ctx *g, const idlc_type *t, const char *name)
-{
-    return gen_by_pointer(t) ? name : idlc_sprintf(g->ctx, "&%s", name);
-}
-
-static void reply_fn(gen_ctx *g, const idlc_method *m, const char *owner)
-{
-    gen_buf *b = &g->out;
-    gen_line(b, 0, "prpc_status %s(prpc_call *call%s)",
-             idlc__cname(g->ctx, IDLC_CN_REPLY, m->c_name), reply_params(g, m, owner));
-    gen_line(b, 0, "{");
-    if (!gen_has_result(m)) {
-        gen_line(b, 1, "return prpc_call_reply(call, NULL, NULL);");
-    } else if (!gen_has_outs(m)) {
-        gen_line(b, 1, "return prpc_call_reply(call, %s, %s);",
-                 idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name),
-                 addr_if_value(g, m->ret, "result"));
-    } else {
-        gen_buf init = {0};
-        if (m->ret->kind != IDLC_TYPE_VOID)
-            gen_printf(&init, "%s", addr_if_value(g, m->ret, "result"));
-        for (const idlc_param *p = m->params; p != NULL; p = p->next)
-            if (p->dir != IDLC_DIR_IN)
-                gen_printf(&init, "%s%s", init.len ? ", " : "",
-                           addr_if_value(g, p->type, gen_param_name(g, p->name)));
-        gen_line(b, 1, "const %s values = {%s};", idlc__cname(g->ctx, IDLC_CN_VALUES, m->c_name), init.p);
-        gen_buf_free(&init);
-        gen_nl(b);
-        gen_line(b, 1, "return prpc_call_reply(call, %s, &values);",
-                 idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name));
-    }
-    gen_line(b, 0, "}");
-    gen_nl(b);
-}
-
+/* Decodes the wire parameters into locals (in parameters) and, for a method
+ * with out parameters, into the values struct (inout parameters); calls the
+ * handler; and lets prpc_call_complete reply from the outputs unless the
+ * handler failed or deferred the reply. */
 static void invoke_fn(gen_ctx *g, const idlc_decl *d, const idlc_method *m)
 {
     gen_buf *b = &g->out;
     const char *o = d->module;
     bool wire = gen_wire_params(m) > 0;
-    gen_line(b, 0, "static prpc_status %s(prpc_call *call, const void *table, prpc_decoder *params)",
+    bool values = !m->oneway && gen_has_outs(m);
+    gen_line(b, 0, "static prpc_status %s(prpc_call *call, const void *table, prpc_decoder *dec)",
              idlc__cname(g->ctx, IDLC_CN_INVOKE, m->c_name));
     gen_line(b, 0, "{");
     gen_line(b, 1, "const %s *ops = table;", idlc__cname(g->ctx, IDLC_CN_OPS, d->c_name));
-    if (wire)
-        gen_line(b, 1, "prpc_decoder *dec = params;");
     for (const idlc_param *p = m->params; p != NULL; p = p->next)
-        zero_local(g, p->type, o, gen_param_name(g, p->name));
-    if (m->ret->kind != IDLC_TYPE_VOID)
+        if (p->dir == IDLC_DIR_IN || !values)
+            zero_local(g, p->type, o, gen_param_name(g, p->name));
+    if (values)
+        gen_line(b, 1, "%s values = {0};", idlc__cname(g->ctx, IDLC_CN_VALUES, m->c_name));
+    else if (m->ret->kind != IDLC_TYPE_VOID)
         zero_local(g, m->ret, o, "result");
-    gen_line(b, 1, "prpc_status st;");
     gen_nl(b);
-    if (!wire)
-        gen_line(b, 1, "(void)params;");
     if (wire) {
         for (const idlc_param *p = m->params; p != NULL; p = p->next)
             if (p->dir != IDLC_DIR_OUT)
-                gen_decode(g, 1, p->type, o, gen_param_name(g, p->name));
+                gen_decode(g, 1, p->type, o, output_at(g, p, values));
         gen_line(b, 1, "if (prpc_dec_status(dec) != PRPC_OK)");
         gen_line(b, 2, "return prpc_dec_status(dec);");
+    } else {
+        gen_line(b, 1, "(void)dec;");
     }
     gen_buf args = {0};
     for (const idlc_param *p = m->params; p != NULL; p = p->next) {
-        const char *n = gen_param_name(g, p->name);
         bool addr = p->dir != IDLC_DIR_IN || gen_by_pointer(p->type);
-        gen_printf(&args, ", %s%s", addr ? "&" : "", n);
+        gen_printf(&args, ", %s%s", addr ? "&" : "", output_at(g, p, values));
     }
     if (m->ret->kind != IDLC_TYPE_VOID)
-        gen_puts(&args, ", &result");
-    gen_line(b, 1, "st = ops->%s(call%s);", m->name, args.p ? args.p : "");
+        gen_puts(&args, values ? ", &values.result" : ", &result");
+    const char *handler = idlc_sprintf(g->ctx, "ops->%s(call%s)", m->name, args.p ? args.p : "");
     gen_buf_free(&args);
-    if (m->oneway) {
-        gen_line(b, 1, "return st; /* oneway: nothing is replied */");
-    } else {
-        gen_line(b, 1, "if (st != PRPC_OK || prpc_call_is_deferred(call))");
-        gen_line(b, 2, "return st;");
-        gen_buf rargs = {0};
-        for (const idlc_param *p = m->params; p != NULL; p = p->next) {
-            if (p->dir == IDLC_DIR_IN)
-                continue;
-            const char *n = gen_param_name(g, p->name);
-            gen_printf(&rargs, ", %s%s", gen_by_pointer(p->type) ? "&" : "", n);
-        }
-        if (m->ret->kind != IDLC_TYPE_VOID)
-            gen_printf(&rargs, ", %sresult", gen_by_pointer(m->ret) ? "&" : "");
-        gen_line(b, 1, "return %s(call%s);",
-                 idlc__cname(g->ctx, IDLC_CN_REPLY, m->c_name), rargs.p ? rargs.p : "");
-        gen_buf_free(&rargs);
-    }
+    if (m->oneway)
+        gen_line(b, 1, "return %s; /* oneway: nothing is replied */", handler);
+    else if (!gen_has_result(m))
+        gen_line(b, 1, "return prpc_call_complete(call, %s, NULL, NULL);", handler);
+    else
+        gen_line(b, 1, "return prpc_call_complete(call, %s, %s, %s);", handler,
+                 idlc__cname(g->ctx, IDLC_CN_REPLY_ENCODE, m->c_name), values ? "&values" : "&result");
     gen_line(b, 0, "}");
     gen_nl(b);
 }
@@ -336,29 +343,21 @@ static void event_fns(gen_ctx *g, const idlc_decl *d, const idlc_method *ev)
     const char *desc = idlc_sprintf(g->ctx, "&%s[%u]", idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name),
                                     (unsigned)event_index(d, ev));
     const char *enc = has ? idlc__cname(g->ctx, IDLC_CN_ARGS_ENCODE, ev->c_name) : "NULL";
-    const char *argp = has ? "&args" : "NULL";
+    const char *argp = has ? idlc_sprintf(g->ctx, "&(const %s){%s}", args, init.p) : "NULL";
     const char *params = event_params(g, ev, o);
+    gen_buf_free(&init);
 
     gen_line(b, 0, "prpc_status %s(prpc_conn *conn%s)", idlc__cname_event(g->ctx, IDLC_CN_EMIT, ev), params);
     gen_line(b, 0, "{");
-    if (has) {
-        gen_line(b, 1, "const %s args = {%s};", args, init.p);
-        gen_nl(b);
-    }
     gen_line(b, 1, "return prpc_conn_emit(conn, %s, %s, %s);", desc, enc, argp);
     gen_line(b, 0, "}");
     gen_nl(b);
     gen_line(b, 0, "prpc_status %s(prpc_server *server%s, size_t *sent)",
              idlc__cname_event(g->ctx, IDLC_CN_BROADCAST, ev), params);
     gen_line(b, 0, "{");
-    if (has) {
-        gen_line(b, 1, "const %s args = {%s};", args, init.p);
-        gen_nl(b);
-    }
     gen_line(b, 1, "return prpc_server_broadcast(server, %s, %s, %s, sent);", desc, enc, argp);
     gen_line(b, 0, "}");
     gen_nl(b);
-    gen_buf_free(&init);
 }
 
 /* The registration hands the server each method's glue, or NULL for a
@@ -400,18 +399,8 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
     gen_line(b, 0, "/* ---- %s */", d->qualified_name);
     gen_nl(b);
     for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
-        if (!m->oneway) {
+        if (!m->oneway)
             reply_codec(g, m, o);
-            reply_fn(g, m, o);
-        }
-        if (m->raises != NULL) {
-            gen_line(b, 0, "prpc_status %s(prpc_call *call, %s code, const char *message)",
-                     idlc__cname(g->ctx, IDLC_CN_RAISE, m->c_name), m->raises->c_name);
-            gen_line(b, 0, "{");
-            gen_line(b, 1, "return prpc_call_raise(call, (int64_t)code, message);");
-            gen_line(b, 0, "}");
-            gen_nl(b);
-        }
         invoke_fn(g, d, m);
     }
     register_fn(g, d);

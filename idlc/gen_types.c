@@ -677,6 +677,23 @@ static void method_flags(gen_ctx *g, const idlc_method *m, char *out, size_t n)
         snprintf(out, n, "0");
 }
 
+/* One method or event descriptor in three lines at most: the names, the
+ * parameter count and any flags; the signature; the doc comment if there
+ * is one. Fields left out are zero. */
+static void desc_entry(gen_ctx *g, const idlc_method *m, uint32_t nparams, const char *extra)
+{
+    gen_buf *b = &g->out;
+    gen_line(b, 1, "{.name = %s, .wire_name = %s, .nparams = %u%s,", gen_cstring(g, m->name),
+             gen_cstring(g, m->wire_name), (unsigned)nparams, extra);
+    const char *sig = gen_cstring(g, m->signature ? m->signature : m->name);
+    if (m->doc == NULL) {
+        gen_line(b, 1, " .signature = %s},", sig);
+    } else {
+        gen_line(b, 1, " .signature = %s,", sig);
+        gen_line(b, 1, " .doc = %s},", gen_cstring(g, m->doc));
+    }
+}
+
 /* The method descriptors, once: the client and the server share them, and
  * the server's glue is given at registration (see gen_server.c). */
 static void method_descs(gen_ctx *g, const idlc_decl *d)
@@ -690,15 +707,12 @@ static void method_descs(gen_ctx *g, const idlc_decl *d)
     for (const idlc_method *m = d->u.interface_.methods; m != NULL; m = m->next) {
         char flags[128];
         method_flags(g, m, flags, sizeof flags);
-        gen_line(b, 1, "{");
-        gen_line(b, 2, ".name = %s,", gen_cstring(g, m->name));
-        gen_line(b, 2, ".wire_name = %s,", gen_cstring(g, m->wire_name));
-        gen_line(b, 2, ".signature = %s,", gen_cstring(g, m->signature ? m->signature : m->name));
-        gen_line(b, 2, ".doc = %s,", gen_cstring(g, m->doc));
-        gen_line(b, 2, ".flags = %s,", flags);
-        gen_line(b, 2, ".timeout_ms = %u,", (unsigned)m->attrs.timeout_ms);
-        gen_line(b, 2, ".nparams = %u,", (unsigned)gen_wire_params(m));
-        gen_line(b, 1, "},");
+        const char *extra = "";
+        if (strcmp(flags, "0") != 0)
+            extra = idlc_sprintf(g->ctx, ", .flags = %s", flags);
+        if (m->attrs.timeout_ms != 0)
+            extra = idlc_sprintf(g->ctx, "%s, .timeout_ms = %u", extra, (unsigned)m->attrs.timeout_ms);
+        desc_entry(g, m, gen_wire_params(m), extra);
     }
     gen_line(b, 0, "};");
     gen_nl(b);
@@ -735,15 +749,8 @@ static void source_interface(gen_ctx *g, const idlc_decl *d)
     if (ne > 0) {
         gen_line(b, 0, "const prpc_event_desc %s[%u] = {",
                  idlc__cname(g->ctx, IDLC_CN_EVENTS, d->c_name), (unsigned)ne);
-        for (const idlc_method *m = d->u.interface_.events; m != NULL; m = m->next) {
-            gen_line(b, 1, "{");
-            gen_line(b, 2, ".name = %s,", gen_cstring(g, m->name));
-            gen_line(b, 2, ".wire_name = %s,", gen_cstring(g, m->wire_name));
-            gen_line(b, 2, ".signature = %s,", gen_cstring(g, m->signature ? m->signature : m->name));
-            gen_line(b, 2, ".doc = %s,", gen_cstring(g, m->doc));
-            gen_line(b, 2, ".nparams = %u,", (unsigned)m->param_count);
-            gen_line(b, 1, "},");
-        }
+        for (const idlc_method *m = d->u.interface_.events; m != NULL; m = m->next)
+            desc_entry(g, m, m->param_count, "");
         gen_line(b, 0, "};");
         gen_nl(b);
     }

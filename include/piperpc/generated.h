@@ -110,6 +110,13 @@ typedef struct prpc_service_desc {
 PRPC_API prpc_status prpc_async_result_decode(const prpc_async_result *r, prpc_decode_fn decode,
                                               void *value);
 
+/* What invoke glue returns once the handler has returned st: st itself if
+ * the handler failed (the dispatcher answers it, see "Handlers" in call.h)
+ * or deferred the reply; else the result of replying with the outputs,
+ * prpc_call_reply(call, encode, value). */
+PRPC_API prpc_status prpc_call_complete(prpc_call *call, prpc_status st, prpc_encode_fn encode,
+                                        const void *value);
+
 PRPC_END_DECLS
 
 #endif /* PIPERPC_GENERATED_H */

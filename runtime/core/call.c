@@ -229,6 +229,14 @@ prpc_status prpc_call_reply(prpc_call *call, prpc_encode_fn encode, const void *
     return st;
 }
 
+prpc_status prpc_call_complete(prpc_call *call, prpc_status st, prpc_encode_fn encode,
+                               const void *value)
+{
+    if (st != PRPC_OK || prpc_call_is_deferred(call))
+        return st;
+    return prpc_call_reply(call, encode, value);
+}
+
 prpc_status prpc_call_reply_error(prpc_call *call, int64_t code, const char *message)
 {
     if (call == NULL)

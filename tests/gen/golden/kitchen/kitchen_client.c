@@ -3,7 +3,7 @@
  * Client stubs of module ks. */
 #include "kitchen_client.h"
 
-/* ---- ks.Sink.echo_scalars */
+/* ---- ks.Sink */
 
 typedef struct ks_Sink_echo_scalars_args {
     const ks_Scalars *s;
@@ -23,19 +23,9 @@ static void ks_Sink_echo_scalars_result_decode(prpc_decoder *dec, void *p)
     ks_Scalars_decode(dec, result);
 }
 
-prpc_status ks_Sink_echo_scalars(prpc_client *client, const ks_Scalars *s, prpc_arena *arena, ks_Scalars *result)
-{
-    return ks_Sink_echo_scalars_ex(client, NULL, s, arena, result);
-}
-
 prpc_status ks_Sink_echo_scalars_ex(prpc_client *client, const prpc_call_options *opts, const ks_Scalars *s, prpc_arena *arena, ks_Scalars *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_scalars_args args = {s};
-
-    return prpc_client_call(client, &ks_Sink_methods[0], ks_Sink_echo_scalars_args_encode, &args, ks_Sink_echo_scalars_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[0], ks_Sink_echo_scalars_args_encode, &(const ks_Sink_echo_scalars_args){s}, ks_Sink_echo_scalars_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_scalars_done(const prpc_async_result *r)
@@ -46,21 +36,12 @@ static void ks_Sink_echo_scalars_done(const prpc_async_result *r)
     ((ks_Sink_echo_scalars_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_scalars_async(prpc_client *client, const ks_Scalars *s, ks_Sink_echo_scalars_cb cb, void *user)
-{
-    return ks_Sink_echo_scalars_async_ex(client, NULL, s, cb, user);
-}
-
 prpc_status ks_Sink_echo_scalars_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Scalars *s, ks_Sink_echo_scalars_cb cb, void *user)
 {
-    const ks_Sink_echo_scalars_args args = {s};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[0], ks_Sink_echo_scalars_args_encode, &args, ks_Sink_echo_scalars_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[0], ks_Sink_echo_scalars_args_encode, &(const ks_Sink_echo_scalars_args){s}, ks_Sink_echo_scalars_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_blobs */
 
 typedef struct ks_Sink_echo_blobs_args {
     const ks_Blobs *b;
@@ -80,19 +61,9 @@ static void ks_Sink_echo_blobs_result_decode(prpc_decoder *dec, void *p)
     ks_Blobs_decode(dec, result);
 }
 
-prpc_status ks_Sink_echo_blobs(prpc_client *client, const ks_Blobs *b, prpc_arena *arena, ks_Blobs *result)
-{
-    return ks_Sink_echo_blobs_ex(client, NULL, b, arena, result);
-}
-
 prpc_status ks_Sink_echo_blobs_ex(prpc_client *client, const prpc_call_options *opts, const ks_Blobs *b, prpc_arena *arena, ks_Blobs *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_blobs_args args = {b};
-
-    return prpc_client_call(client, &ks_Sink_methods[1], ks_Sink_echo_blobs_args_encode, &args, ks_Sink_echo_blobs_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[1], ks_Sink_echo_blobs_args_encode, &(const ks_Sink_echo_blobs_args){b}, ks_Sink_echo_blobs_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_blobs_done(const prpc_async_result *r)
@@ -103,21 +74,12 @@ static void ks_Sink_echo_blobs_done(const prpc_async_result *r)
     ((ks_Sink_echo_blobs_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_blobs_async(prpc_client *client, const ks_Blobs *b, ks_Sink_echo_blobs_cb cb, void *user)
-{
-    return ks_Sink_echo_blobs_async_ex(client, NULL, b, cb, user);
-}
-
 prpc_status ks_Sink_echo_blobs_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Blobs *b, ks_Sink_echo_blobs_cb cb, void *user)
 {
-    const ks_Sink_echo_blobs_args args = {b};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[1], ks_Sink_echo_blobs_args_encode, &args, ks_Sink_echo_blobs_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[1], ks_Sink_echo_blobs_args_encode, &(const ks_Sink_echo_blobs_args){b}, ks_Sink_echo_blobs_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_node */
 
 typedef struct ks_Sink_echo_node_args {
     const ks_Node *n;
@@ -137,19 +99,9 @@ static void ks_Sink_echo_node_result_decode(prpc_decoder *dec, void *p)
     ks_Node_decode(dec, result);
 }
 
-prpc_status ks_Sink_echo_node(prpc_client *client, const ks_Node *n, prpc_arena *arena, ks_Node *result)
-{
-    return ks_Sink_echo_node_ex(client, NULL, n, arena, result);
-}
-
 prpc_status ks_Sink_echo_node_ex(prpc_client *client, const prpc_call_options *opts, const ks_Node *n, prpc_arena *arena, ks_Node *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_node_args args = {n};
-
-    return prpc_client_call(client, &ks_Sink_methods[2], ks_Sink_echo_node_args_encode, &args, ks_Sink_echo_node_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[2], ks_Sink_echo_node_args_encode, &(const ks_Sink_echo_node_args){n}, ks_Sink_echo_node_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_node_done(const prpc_async_result *r)
@@ -160,21 +112,12 @@ static void ks_Sink_echo_node_done(const prpc_async_result *r)
     ((ks_Sink_echo_node_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_node_async(prpc_client *client, const ks_Node *n, ks_Sink_echo_node_cb cb, void *user)
-{
-    return ks_Sink_echo_node_async_ex(client, NULL, n, cb, user);
-}
-
 prpc_status ks_Sink_echo_node_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Node *n, ks_Sink_echo_node_cb cb, void *user)
 {
-    const ks_Sink_echo_node_args args = {n};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[2], ks_Sink_echo_node_args_encode, &args, ks_Sink_echo_node_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[2], ks_Sink_echo_node_args_encode, &(const ks_Sink_echo_node_args){n}, ks_Sink_echo_node_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_shape */
 
 typedef struct ks_Sink_echo_shape_args {
     const ks_Shape *s;
@@ -194,19 +137,9 @@ static void ks_Sink_echo_shape_result_decode(prpc_decoder *dec, void *p)
     ks_Shape_decode(dec, result);
 }
 
-prpc_status ks_Sink_echo_shape(prpc_client *client, const ks_Shape *s, prpc_arena *arena, ks_Shape *result)
-{
-    return ks_Sink_echo_shape_ex(client, NULL, s, arena, result);
-}
-
 prpc_status ks_Sink_echo_shape_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *s, prpc_arena *arena, ks_Shape *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_shape_args args = {s};
-
-    return prpc_client_call(client, &ks_Sink_methods[3], ks_Sink_echo_shape_args_encode, &args, ks_Sink_echo_shape_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[3], ks_Sink_echo_shape_args_encode, &(const ks_Sink_echo_shape_args){s}, ks_Sink_echo_shape_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_shape_done(const prpc_async_result *r)
@@ -217,21 +150,12 @@ static void ks_Sink_echo_shape_done(const prpc_async_result *r)
     ((ks_Sink_echo_shape_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_shape_async(prpc_client *client, const ks_Shape *s, ks_Sink_echo_shape_cb cb, void *user)
-{
-    return ks_Sink_echo_shape_async_ex(client, NULL, s, cb, user);
-}
-
 prpc_status ks_Sink_echo_shape_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *s, ks_Sink_echo_shape_cb cb, void *user)
 {
-    const ks_Sink_echo_shape_args args = {s};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[3], ks_Sink_echo_shape_args_encode, &args, ks_Sink_echo_shape_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[3], ks_Sink_echo_shape_args_encode, &(const ks_Sink_echo_shape_args){s}, ks_Sink_echo_shape_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_bag */
 
 typedef struct ks_Sink_echo_bag_args {
     const ks_Bag *b;
@@ -251,19 +175,9 @@ static void ks_Sink_echo_bag_result_decode(prpc_decoder *dec, void *p)
     ks_Bag_decode(dec, result);
 }
 
-prpc_status ks_Sink_echo_bag(prpc_client *client, const ks_Bag *b, prpc_arena *arena, ks_Bag *result)
-{
-    return ks_Sink_echo_bag_ex(client, NULL, b, arena, result);
-}
-
 prpc_status ks_Sink_echo_bag_ex(prpc_client *client, const prpc_call_options *opts, const ks_Bag *b, prpc_arena *arena, ks_Bag *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_bag_args args = {b};
-
-    return prpc_client_call(client, &ks_Sink_methods[4], ks_Sink_echo_bag_args_encode, &args, ks_Sink_echo_bag_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[4], ks_Sink_echo_bag_args_encode, &(const ks_Sink_echo_bag_args){b}, ks_Sink_echo_bag_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_bag_done(const prpc_async_result *r)
@@ -274,21 +188,12 @@ static void ks_Sink_echo_bag_done(const prpc_async_result *r)
     ((ks_Sink_echo_bag_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_bag_async(prpc_client *client, const ks_Bag *b, ks_Sink_echo_bag_cb cb, void *user)
-{
-    return ks_Sink_echo_bag_async_ex(client, NULL, b, cb, user);
-}
-
 prpc_status ks_Sink_echo_bag_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Bag *b, ks_Sink_echo_bag_cb cb, void *user)
 {
-    const ks_Sink_echo_bag_args args = {b};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[4], ks_Sink_echo_bag_args_encode, &args, ks_Sink_echo_bag_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[4], ks_Sink_echo_bag_args_encode, &(const ks_Sink_echo_bag_args){b}, ks_Sink_echo_bag_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_any */
 
 typedef struct ks_Sink_echo_any_args {
     prpc_any v;
@@ -308,19 +213,9 @@ static void ks_Sink_echo_any_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_any(dec, result);
 }
 
-prpc_status ks_Sink_echo_any(prpc_client *client, prpc_any v, prpc_arena *arena, prpc_any *result)
-{
-    return ks_Sink_echo_any_ex(client, NULL, v, arena, result);
-}
-
 prpc_status ks_Sink_echo_any_ex(prpc_client *client, const prpc_call_options *opts, prpc_any v, prpc_arena *arena, prpc_any *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_any_args args = {v};
-
-    return prpc_client_call(client, &ks_Sink_methods[5], ks_Sink_echo_any_args_encode, &args, ks_Sink_echo_any_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[5], ks_Sink_echo_any_args_encode, &(const ks_Sink_echo_any_args){v}, ks_Sink_echo_any_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_any_done(const prpc_async_result *r)
@@ -331,21 +226,12 @@ static void ks_Sink_echo_any_done(const prpc_async_result *r)
     ((ks_Sink_echo_any_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_any_async(prpc_client *client, prpc_any v, ks_Sink_echo_any_cb cb, void *user)
-{
-    return ks_Sink_echo_any_async_ex(client, NULL, v, cb, user);
-}
-
 prpc_status ks_Sink_echo_any_async_ex(prpc_client *client, const prpc_call_options *opts, prpc_any v, ks_Sink_echo_any_cb cb, void *user)
 {
-    const ks_Sink_echo_any_args args = {v};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[5], ks_Sink_echo_any_args_encode, &args, ks_Sink_echo_any_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[5], ks_Sink_echo_any_args_encode, &(const ks_Sink_echo_any_args){v}, ks_Sink_echo_any_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_string */
 
 typedef struct ks_Sink_echo_string_args {
     const char *s;
@@ -365,19 +251,9 @@ static void ks_Sink_echo_string_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_str(dec, result, NULL);
 }
 
-prpc_status ks_Sink_echo_string(prpc_client *client, const char *s, prpc_arena *arena, const char **result)
-{
-    return ks_Sink_echo_string_ex(client, NULL, s, arena, result);
-}
-
 prpc_status ks_Sink_echo_string_ex(prpc_client *client, const prpc_call_options *opts, const char *s, prpc_arena *arena, const char **result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_string_args args = {s};
-
-    return prpc_client_call(client, &ks_Sink_methods[6], ks_Sink_echo_string_args_encode, &args, ks_Sink_echo_string_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[6], ks_Sink_echo_string_args_encode, &(const ks_Sink_echo_string_args){s}, ks_Sink_echo_string_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_string_done(const prpc_async_result *r)
@@ -388,21 +264,12 @@ static void ks_Sink_echo_string_done(const prpc_async_result *r)
     ((ks_Sink_echo_string_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_string_async(prpc_client *client, const char *s, ks_Sink_echo_string_cb cb, void *user)
-{
-    return ks_Sink_echo_string_async_ex(client, NULL, s, cb, user);
-}
-
 prpc_status ks_Sink_echo_string_async_ex(prpc_client *client, const prpc_call_options *opts, const char *s, ks_Sink_echo_string_cb cb, void *user)
 {
-    const ks_Sink_echo_string_args args = {s};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[6], ks_Sink_echo_string_args_encode, &args, ks_Sink_echo_string_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[6], ks_Sink_echo_string_args_encode, &(const ks_Sink_echo_string_args){s}, ks_Sink_echo_string_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_bytes */
 
 typedef struct ks_Sink_echo_bytes_args {
     prpc_bytes b;
@@ -422,19 +289,9 @@ static void ks_Sink_echo_bytes_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_bytes(dec, result);
 }
 
-prpc_status ks_Sink_echo_bytes(prpc_client *client, prpc_bytes b, prpc_arena *arena, prpc_bytes *result)
-{
-    return ks_Sink_echo_bytes_ex(client, NULL, b, arena, result);
-}
-
 prpc_status ks_Sink_echo_bytes_ex(prpc_client *client, const prpc_call_options *opts, prpc_bytes b, prpc_arena *arena, prpc_bytes *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_bytes_args args = {b};
-
-    return prpc_client_call(client, &ks_Sink_methods[7], ks_Sink_echo_bytes_args_encode, &args, ks_Sink_echo_bytes_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[7], ks_Sink_echo_bytes_args_encode, &(const ks_Sink_echo_bytes_args){b}, ks_Sink_echo_bytes_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_bytes_done(const prpc_async_result *r)
@@ -445,21 +302,12 @@ static void ks_Sink_echo_bytes_done(const prpc_async_result *r)
     ((ks_Sink_echo_bytes_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_bytes_async(prpc_client *client, prpc_bytes b, ks_Sink_echo_bytes_cb cb, void *user)
-{
-    return ks_Sink_echo_bytes_async_ex(client, NULL, b, cb, user);
-}
-
 prpc_status ks_Sink_echo_bytes_async_ex(prpc_client *client, const prpc_call_options *opts, prpc_bytes b, ks_Sink_echo_bytes_cb cb, void *user)
 {
-    const ks_Sink_echo_bytes_args args = {b};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[7], ks_Sink_echo_bytes_args_encode, &args, ks_Sink_echo_bytes_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[7], ks_Sink_echo_bytes_args_encode, &(const ks_Sink_echo_bytes_args){b}, ks_Sink_echo_bytes_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_f64 */
 
 typedef struct ks_Sink_echo_f64_args {
     double v;
@@ -479,19 +327,9 @@ static void ks_Sink_echo_f64_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_f64(dec, result);
 }
 
-prpc_status ks_Sink_echo_f64(prpc_client *client, double v, prpc_arena *arena, double *result)
-{
-    return ks_Sink_echo_f64_ex(client, NULL, v, arena, result);
-}
-
 prpc_status ks_Sink_echo_f64_ex(prpc_client *client, const prpc_call_options *opts, double v, prpc_arena *arena, double *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_f64_args args = {v};
-
-    return prpc_client_call(client, &ks_Sink_methods[8], ks_Sink_echo_f64_args_encode, &args, ks_Sink_echo_f64_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[8], ks_Sink_echo_f64_args_encode, &(const ks_Sink_echo_f64_args){v}, ks_Sink_echo_f64_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_f64_done(const prpc_async_result *r)
@@ -502,21 +340,12 @@ static void ks_Sink_echo_f64_done(const prpc_async_result *r)
     ((ks_Sink_echo_f64_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_f64_async(prpc_client *client, double v, ks_Sink_echo_f64_cb cb, void *user)
-{
-    return ks_Sink_echo_f64_async_ex(client, NULL, v, cb, user);
-}
-
 prpc_status ks_Sink_echo_f64_async_ex(prpc_client *client, const prpc_call_options *opts, double v, ks_Sink_echo_f64_cb cb, void *user)
 {
-    const ks_Sink_echo_f64_args args = {v};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[8], ks_Sink_echo_f64_args_encode, &args, ks_Sink_echo_f64_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[8], ks_Sink_echo_f64_args_encode, &(const ks_Sink_echo_f64_args){v}, ks_Sink_echo_f64_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.echo_maybe */
 
 typedef struct ks_Sink_echo_maybe_args {
     const char *v;
@@ -542,19 +371,9 @@ static void ks_Sink_echo_maybe_result_decode(prpc_decoder *dec, void *p)
         prpc_dec_str(dec, result, NULL);
 }
 
-prpc_status ks_Sink_echo_maybe(prpc_client *client, const char *v, prpc_arena *arena, const char **result)
-{
-    return ks_Sink_echo_maybe_ex(client, NULL, v, arena, result);
-}
-
 prpc_status ks_Sink_echo_maybe_ex(prpc_client *client, const prpc_call_options *opts, const char *v, prpc_arena *arena, const char **result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_echo_maybe_args args = {v};
-
-    return prpc_client_call(client, &ks_Sink_methods[9], ks_Sink_echo_maybe_args_encode, &args, ks_Sink_echo_maybe_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[9], ks_Sink_echo_maybe_args_encode, &(const ks_Sink_echo_maybe_args){v}, ks_Sink_echo_maybe_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_echo_maybe_done(const prpc_async_result *r)
@@ -565,21 +384,12 @@ static void ks_Sink_echo_maybe_done(const prpc_async_result *r)
     ((ks_Sink_echo_maybe_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_echo_maybe_async(prpc_client *client, const char *v, ks_Sink_echo_maybe_cb cb, void *user)
-{
-    return ks_Sink_echo_maybe_async_ex(client, NULL, v, cb, user);
-}
-
 prpc_status ks_Sink_echo_maybe_async_ex(prpc_client *client, const prpc_call_options *opts, const char *v, ks_Sink_echo_maybe_cb cb, void *user)
 {
-    const ks_Sink_echo_maybe_args args = {v};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[9], ks_Sink_echo_maybe_args_encode, &args, ks_Sink_echo_maybe_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[9], ks_Sink_echo_maybe_args_encode, &(const ks_Sink_echo_maybe_args){v}, ks_Sink_echo_maybe_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.add */
 
 typedef struct ks_Sink_add_args {
     int64_t total;
@@ -610,20 +420,11 @@ static void ks_Sink_add_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_i64(dec, o->before);
 }
 
-prpc_status ks_Sink_add(prpc_client *client, int64_t *total, int64_t delta, int64_t *before, prpc_arena *arena, int64_t *result)
-{
-    return ks_Sink_add_ex(client, NULL, total, delta, before, arena, result);
-}
-
 prpc_status ks_Sink_add_ex(prpc_client *client, const prpc_call_options *opts, int64_t *total, int64_t delta, int64_t *before, prpc_arena *arena, int64_t *result)
 {
     if (total == NULL || before == NULL || result == NULL)
         return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_add_args args = {*total, delta};
-    ks_Sink_add_outs outs = {total, before, result};
-
-    return prpc_client_call(client, &ks_Sink_methods[10], ks_Sink_add_args_encode, &args, ks_Sink_add_result_decode, &outs, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[10], ks_Sink_add_args_encode, &(const ks_Sink_add_args){*total, delta}, ks_Sink_add_result_decode, &(ks_Sink_add_outs){total, before, result}, arena, opts);
 }
 
 static void ks_Sink_add_done(const prpc_async_result *r)
@@ -631,27 +432,17 @@ static void ks_Sink_add_done(const prpc_async_result *r)
     int64_t total = 0;
     int64_t before = 0;
     int64_t result = 0;
-    ks_Sink_add_outs outs = {&total, &before, &result};
-    prpc_status status = prpc_async_result_decode(r, ks_Sink_add_result_decode, &outs);
+    prpc_status status = prpc_async_result_decode(r, ks_Sink_add_result_decode, &(ks_Sink_add_outs){&total, &before, &result});
 
     ((ks_Sink_add_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &total : NULL, status == PRPC_OK ? &before : NULL, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_add_async(prpc_client *client, int64_t total, int64_t delta, ks_Sink_add_cb cb, void *user)
-{
-    return ks_Sink_add_async_ex(client, NULL, total, delta, cb, user);
-}
-
 prpc_status ks_Sink_add_async_ex(prpc_client *client, const prpc_call_options *opts, int64_t total, int64_t delta, ks_Sink_add_cb cb, void *user)
 {
-    const ks_Sink_add_args args = {total, delta};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[10], ks_Sink_add_args_encode, &args, ks_Sink_add_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[10], ks_Sink_add_args_encode, &(const ks_Sink_add_args){total, delta}, ks_Sink_add_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.split */
 
 typedef struct ks_Sink_split_args {
     const char *text;
@@ -678,47 +469,28 @@ static void ks_Sink_split_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_str(dec, o->tail, NULL);
 }
 
-prpc_status ks_Sink_split(prpc_client *client, const char *text, const char **head, const char **tail, prpc_arena *arena)
-{
-    return ks_Sink_split_ex(client, NULL, text, head, tail, arena);
-}
-
 prpc_status ks_Sink_split_ex(prpc_client *client, const prpc_call_options *opts, const char *text, const char **head, const char **tail, prpc_arena *arena)
 {
     if (head == NULL || tail == NULL)
         return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_split_args args = {text};
-    ks_Sink_split_outs outs = {head, tail};
-
-    return prpc_client_call(client, &ks_Sink_methods[11], ks_Sink_split_args_encode, &args, ks_Sink_split_result_decode, &outs, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[11], ks_Sink_split_args_encode, &(const ks_Sink_split_args){text}, ks_Sink_split_result_decode, &(ks_Sink_split_outs){head, tail}, arena, opts);
 }
 
 static void ks_Sink_split_done(const prpc_async_result *r)
 {
     const char *head = NULL;
     const char *tail = NULL;
-    ks_Sink_split_outs outs = {&head, &tail};
-    prpc_status status = prpc_async_result_decode(r, ks_Sink_split_result_decode, &outs);
+    prpc_status status = prpc_async_result_decode(r, ks_Sink_split_result_decode, &(ks_Sink_split_outs){&head, &tail});
 
     ((ks_Sink_split_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &head : NULL, status == PRPC_OK ? &tail : NULL);
 }
 
-prpc_status ks_Sink_split_async(prpc_client *client, const char *text, ks_Sink_split_cb cb, void *user)
-{
-    return ks_Sink_split_async_ex(client, NULL, text, cb, user);
-}
-
 prpc_status ks_Sink_split_async_ex(prpc_client *client, const prpc_call_options *opts, const char *text, ks_Sink_split_cb cb, void *user)
 {
-    const ks_Sink_split_args args = {text};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[11], ks_Sink_split_args_encode, &args, ks_Sink_split_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[11], ks_Sink_split_args_encode, &(const ks_Sink_split_args){text}, ks_Sink_split_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.mix */
 
 typedef struct ks_Sink_mix_args {
     const ks_Shape *a;
@@ -758,20 +530,11 @@ static void ks_Sink_mix_result_decode(prpc_decoder *dec, void *p)
     }
 }
 
-prpc_status ks_Sink_mix(prpc_client *client, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result)
-{
-    return ks_Sink_mix_ex(client, NULL, a, s, n, maybe, arena, result);
-}
-
 prpc_status ks_Sink_mix_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result)
 {
     if (s == NULL || n == NULL || maybe == NULL || result == NULL)
         return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_mix_args args = {a, s};
-    ks_Sink_mix_outs outs = {s, n, maybe, result};
-
-    return prpc_client_call(client, &ks_Sink_methods[12], ks_Sink_mix_args_encode, &args, ks_Sink_mix_result_decode, &outs, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[12], ks_Sink_mix_args_encode, &(const ks_Sink_mix_args){a, s}, ks_Sink_mix_result_decode, &(ks_Sink_mix_outs){s, n, maybe, result}, arena, opts);
 }
 
 static void ks_Sink_mix_done(const prpc_async_result *r)
@@ -780,27 +543,17 @@ static void ks_Sink_mix_done(const prpc_async_result *r)
     ks_Node n = {0};
     uint32_t *maybe = NULL;
     ks_Shape result = {0};
-    ks_Sink_mix_outs outs = {&s, &n, &maybe, &result};
-    prpc_status status = prpc_async_result_decode(r, ks_Sink_mix_result_decode, &outs);
+    prpc_status status = prpc_async_result_decode(r, ks_Sink_mix_result_decode, &(ks_Sink_mix_outs){&s, &n, &maybe, &result});
 
     ((ks_Sink_mix_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &s : NULL, status == PRPC_OK ? &n : NULL, status == PRPC_OK ? &maybe : NULL, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_mix_async(prpc_client *client, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user)
-{
-    return ks_Sink_mix_async_ex(client, NULL, a, s, cb, user);
-}
-
 prpc_status ks_Sink_mix_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user)
 {
-    const ks_Sink_mix_args args = {a, s};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[12], ks_Sink_mix_args_encode, &args, ks_Sink_mix_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[12], ks_Sink_mix_args_encode, &(const ks_Sink_mix_args){a, s}, ks_Sink_mix_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.fail */
 
 typedef struct ks_Sink_fail_args {
     uint32_t code;
@@ -815,16 +568,9 @@ static void ks_Sink_fail_args_encode(prpc_encoder *enc, const void *p)
     prpc_enc_cstr(enc, a->message);
 }
 
-prpc_status ks_Sink_fail(prpc_client *client, uint32_t code, const char *message)
-{
-    return ks_Sink_fail_ex(client, NULL, code, message);
-}
-
 prpc_status ks_Sink_fail_ex(prpc_client *client, const prpc_call_options *opts, uint32_t code, const char *message)
 {
-    const ks_Sink_fail_args args = {code, message};
-
-    return prpc_client_call(client, &ks_Sink_methods[13], ks_Sink_fail_args_encode, &args, NULL, NULL, NULL, opts);
+    return prpc_client_call(client, &ks_Sink_methods[13], ks_Sink_fail_args_encode, &(const ks_Sink_fail_args){code, message}, NULL, NULL, NULL, opts);
 }
 
 static void ks_Sink_fail_done(const prpc_async_result *r)
@@ -832,21 +578,12 @@ static void ks_Sink_fail_done(const prpc_async_result *r)
     ((ks_Sink_fail_cb)r->user_fn)(r->user, r->status, r->error);
 }
 
-prpc_status ks_Sink_fail_async(prpc_client *client, uint32_t code, const char *message, ks_Sink_fail_cb cb, void *user)
-{
-    return ks_Sink_fail_async_ex(client, NULL, code, message, cb, user);
-}
-
 prpc_status ks_Sink_fail_async_ex(prpc_client *client, const prpc_call_options *opts, uint32_t code, const char *message, ks_Sink_fail_cb cb, void *user)
 {
-    const ks_Sink_fail_args args = {code, message};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[13], ks_Sink_fail_args_encode, &args, ks_Sink_fail_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[13], ks_Sink_fail_args_encode, &(const ks_Sink_fail_args){code, message}, ks_Sink_fail_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.slow */
 
 typedef struct ks_Sink_slow_args {
     uint64_t value;
@@ -868,19 +605,9 @@ static void ks_Sink_slow_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_u64(dec, result);
 }
 
-prpc_status ks_Sink_slow(prpc_client *client, uint64_t value, uint32_t delay_ms, prpc_arena *arena, uint64_t *result)
-{
-    return ks_Sink_slow_ex(client, NULL, value, delay_ms, arena, result);
-}
-
 prpc_status ks_Sink_slow_ex(prpc_client *client, const prpc_call_options *opts, uint64_t value, uint32_t delay_ms, prpc_arena *arena, uint64_t *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_slow_args args = {value, delay_ms};
-
-    return prpc_client_call(client, &ks_Sink_methods[14], ks_Sink_slow_args_encode, &args, ks_Sink_slow_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[14], ks_Sink_slow_args_encode, &(const ks_Sink_slow_args){value, delay_ms}, ks_Sink_slow_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_slow_done(const prpc_async_result *r)
@@ -891,21 +618,12 @@ static void ks_Sink_slow_done(const prpc_async_result *r)
     ((ks_Sink_slow_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_slow_async(prpc_client *client, uint64_t value, uint32_t delay_ms, ks_Sink_slow_cb cb, void *user)
-{
-    return ks_Sink_slow_async_ex(client, NULL, value, delay_ms, cb, user);
-}
-
 prpc_status ks_Sink_slow_async_ex(prpc_client *client, const prpc_call_options *opts, uint64_t value, uint32_t delay_ms, ks_Sink_slow_cb cb, void *user)
 {
-    const ks_Sink_slow_args args = {value, delay_ms};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[14], ks_Sink_slow_args_encode, &args, ks_Sink_slow_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[14], ks_Sink_slow_args_encode, &(const ks_Sink_slow_args){value, delay_ms}, ks_Sink_slow_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.count */
 
 static void ks_Sink_count_result_decode(prpc_decoder *dec, void *p)
 {
@@ -914,16 +632,8 @@ static void ks_Sink_count_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_u32(dec, result);
 }
 
-prpc_status ks_Sink_count(prpc_client *client, prpc_arena *arena, uint32_t *result)
-{
-    return ks_Sink_count_ex(client, NULL, arena, result);
-}
-
 prpc_status ks_Sink_count_ex(prpc_client *client, const prpc_call_options *opts, prpc_arena *arena, uint32_t *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
     return prpc_client_call(client, &ks_Sink_methods[15], NULL, NULL, ks_Sink_count_result_decode, result, arena, opts);
 }
 
@@ -935,23 +645,11 @@ static void ks_Sink_count_done(const prpc_async_result *r)
     ((ks_Sink_count_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_count_async(prpc_client *client, ks_Sink_count_cb cb, void *user)
-{
-    return ks_Sink_count_async_ex(client, NULL, cb, user);
-}
-
 prpc_status ks_Sink_count_async_ex(prpc_client *client, const prpc_call_options *opts, ks_Sink_count_cb cb, void *user)
 {
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
     return prpc_client_call_async(client, &ks_Sink_methods[15], NULL, NULL, ks_Sink_count_done, (prpc_fn)cb, user, opts, NULL);
-}
-
-/* ---- ks.Sink.hang */
-
-prpc_status ks_Sink_hang(prpc_client *client)
-{
-    return ks_Sink_hang_ex(client, NULL);
 }
 
 prpc_status ks_Sink_hang_ex(prpc_client *client, const prpc_call_options *opts)
@@ -964,19 +662,12 @@ static void ks_Sink_hang_done(const prpc_async_result *r)
     ((ks_Sink_hang_cb)r->user_fn)(r->user, r->status, r->error);
 }
 
-prpc_status ks_Sink_hang_async(prpc_client *client, ks_Sink_hang_cb cb, void *user)
-{
-    return ks_Sink_hang_async_ex(client, NULL, cb, user);
-}
-
 prpc_status ks_Sink_hang_async_ex(prpc_client *client, const prpc_call_options *opts, ks_Sink_hang_cb cb, void *user)
 {
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
     return prpc_client_call_async(client, &ks_Sink_methods[16], NULL, NULL, ks_Sink_hang_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- legacy_touch */
 
 typedef struct ks_Sink_touch_args {
     const char *key;
@@ -996,19 +687,9 @@ static void ks_Sink_touch_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_u32(dec, result);
 }
 
-prpc_status ks_Sink_touch(prpc_client *client, const char *key, prpc_arena *arena, uint32_t *result)
-{
-    return ks_Sink_touch_ex(client, NULL, key, arena, result);
-}
-
 prpc_status ks_Sink_touch_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_arena *arena, uint32_t *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Sink_touch_args args = {key};
-
-    return prpc_client_call(client, &ks_Sink_methods[17], ks_Sink_touch_args_encode, &args, ks_Sink_touch_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Sink_methods[17], ks_Sink_touch_args_encode, &(const ks_Sink_touch_args){key}, ks_Sink_touch_result_decode, result, arena, opts);
 }
 
 static void ks_Sink_touch_done(const prpc_async_result *r)
@@ -1019,21 +700,12 @@ static void ks_Sink_touch_done(const prpc_async_result *r)
     ((ks_Sink_touch_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Sink_touch_async(prpc_client *client, const char *key, ks_Sink_touch_cb cb, void *user)
-{
-    return ks_Sink_touch_async_ex(client, NULL, key, cb, user);
-}
-
 prpc_status ks_Sink_touch_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, ks_Sink_touch_cb cb, void *user)
 {
-    const ks_Sink_touch_args args = {key};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[17], ks_Sink_touch_args_encode, &args, ks_Sink_touch_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[17], ks_Sink_touch_args_encode, &(const ks_Sink_touch_args){key}, ks_Sink_touch_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.old_touch */
 
 typedef struct ks_Sink_old_touch_args {
     const char *key;
@@ -1046,16 +718,9 @@ static void ks_Sink_old_touch_args_encode(prpc_encoder *enc, const void *p)
     prpc_enc_cstr(enc, a->key);
 }
 
-prpc_status ks_Sink_old_touch(prpc_client *client, const char *key)
-{
-    return ks_Sink_old_touch_ex(client, NULL, key);
-}
-
 prpc_status ks_Sink_old_touch_ex(prpc_client *client, const prpc_call_options *opts, const char *key)
 {
-    const ks_Sink_old_touch_args args = {key};
-
-    return prpc_client_call(client, &ks_Sink_methods[18], ks_Sink_old_touch_args_encode, &args, NULL, NULL, NULL, opts);
+    return prpc_client_call(client, &ks_Sink_methods[18], ks_Sink_old_touch_args_encode, &(const ks_Sink_old_touch_args){key}, NULL, NULL, NULL, opts);
 }
 
 static void ks_Sink_old_touch_done(const prpc_async_result *r)
@@ -1063,21 +728,12 @@ static void ks_Sink_old_touch_done(const prpc_async_result *r)
     ((ks_Sink_old_touch_cb)r->user_fn)(r->user, r->status, r->error);
 }
 
-prpc_status ks_Sink_old_touch_async(prpc_client *client, const char *key, ks_Sink_old_touch_cb cb, void *user)
-{
-    return ks_Sink_old_touch_async_ex(client, NULL, key, cb, user);
-}
-
 prpc_status ks_Sink_old_touch_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, ks_Sink_old_touch_cb cb, void *user)
 {
-    const ks_Sink_old_touch_args args = {key};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Sink_methods[18], ks_Sink_old_touch_args_encode, &args, ks_Sink_old_touch_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Sink_methods[18], ks_Sink_old_touch_args_encode, &(const ks_Sink_old_touch_args){key}, ks_Sink_old_touch_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- ks.Sink.poke */
 
 typedef struct ks_Sink_poke_args {
     uint32_t value;
@@ -1092,9 +748,7 @@ static void ks_Sink_poke_args_encode(prpc_encoder *enc, const void *p)
 
 prpc_status ks_Sink_poke(prpc_client *client, uint32_t value)
 {
-    const ks_Sink_poke_args args = {value};
-
-    return prpc_client_notify(client, &ks_Sink_methods[19], ks_Sink_poke_args_encode, &args);
+    return prpc_client_notify(client, &ks_Sink_methods[19], ks_Sink_poke_args_encode, &(const ks_Sink_poke_args){value});
 }
 
 /* ---- event ks.Sink.poked */
@@ -1148,7 +802,7 @@ prpc_status ks_Sink_on_tick(prpc_client *client, ks_Sink_tick_handler handler, v
     return prpc_client_on_event(client, &ks_Sink_events[2], handler != NULL ? ks_Sink_tick_deliver : NULL, (prpc_fn)handler, user);
 }
 
-/* ---- ks.Calc.neg */
+/* ---- ks.Calc */
 
 typedef struct ks_Calc_neg_args {
     int32_t v;
@@ -1168,19 +822,9 @@ static void ks_Calc_neg_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_i32(dec, result);
 }
 
-prpc_status ks_Calc_neg(prpc_client *client, int32_t v, prpc_arena *arena, int32_t *result)
-{
-    return ks_Calc_neg_ex(client, NULL, v, arena, result);
-}
-
 prpc_status ks_Calc_neg_ex(prpc_client *client, const prpc_call_options *opts, int32_t v, prpc_arena *arena, int32_t *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const ks_Calc_neg_args args = {v};
-
-    return prpc_client_call(client, &ks_Calc_methods[0], ks_Calc_neg_args_encode, &args, ks_Calc_neg_result_decode, result, arena, opts);
+    return prpc_client_call(client, &ks_Calc_methods[0], ks_Calc_neg_args_encode, &(const ks_Calc_neg_args){v}, ks_Calc_neg_result_decode, result, arena, opts);
 }
 
 static void ks_Calc_neg_done(const prpc_async_result *r)
@@ -1191,16 +835,9 @@ static void ks_Calc_neg_done(const prpc_async_result *r)
     ((ks_Calc_neg_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status ks_Calc_neg_async(prpc_client *client, int32_t v, ks_Calc_neg_cb cb, void *user)
-{
-    return ks_Calc_neg_async_ex(client, NULL, v, cb, user);
-}
-
 prpc_status ks_Calc_neg_async_ex(prpc_client *client, const prpc_call_options *opts, int32_t v, ks_Calc_neg_cb cb, void *user)
 {
-    const ks_Calc_neg_args args = {v};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &ks_Calc_methods[0], ks_Calc_neg_args_encode, &args, ks_Calc_neg_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &ks_Calc_methods[0], ks_Calc_neg_args_encode, &(const ks_Calc_neg_args){v}, ks_Calc_neg_done, (prpc_fn)cb, user, opts, NULL);
 }

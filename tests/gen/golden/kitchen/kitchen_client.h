@@ -13,124 +13,124 @@ extern "C" {
 /* ---- ks.Sink */
 
 /** Echoes every scalar. */
-prpc_status ks_Sink_echo_scalars(prpc_client *client, const ks_Scalars *s, prpc_arena *arena, ks_Scalars *result);
 prpc_status ks_Sink_echo_scalars_ex(prpc_client *client, const prpc_call_options *opts, const ks_Scalars *s, prpc_arena *arena, ks_Scalars *result);
+static inline prpc_status ks_Sink_echo_scalars(prpc_client *client, const ks_Scalars *s, prpc_arena *arena, ks_Scalars *result) { return ks_Sink_echo_scalars_ex(client, NULL, s, arena, result); }
 typedef void (*ks_Sink_echo_scalars_cb)(void *user, prpc_status status, const prpc_remote_error *error, const ks_Scalars *result);
-prpc_status ks_Sink_echo_scalars_async(prpc_client *client, const ks_Scalars *s, ks_Sink_echo_scalars_cb cb, void *user);
 prpc_status ks_Sink_echo_scalars_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Scalars *s, ks_Sink_echo_scalars_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_scalars_async(prpc_client *client, const ks_Scalars *s, ks_Sink_echo_scalars_cb cb, void *user) { return ks_Sink_echo_scalars_async_ex(client, NULL, s, cb, user); }
 
-prpc_status ks_Sink_echo_blobs(prpc_client *client, const ks_Blobs *b, prpc_arena *arena, ks_Blobs *result);
 prpc_status ks_Sink_echo_blobs_ex(prpc_client *client, const prpc_call_options *opts, const ks_Blobs *b, prpc_arena *arena, ks_Blobs *result);
+static inline prpc_status ks_Sink_echo_blobs(prpc_client *client, const ks_Blobs *b, prpc_arena *arena, ks_Blobs *result) { return ks_Sink_echo_blobs_ex(client, NULL, b, arena, result); }
 typedef void (*ks_Sink_echo_blobs_cb)(void *user, prpc_status status, const prpc_remote_error *error, const ks_Blobs *result);
-prpc_status ks_Sink_echo_blobs_async(prpc_client *client, const ks_Blobs *b, ks_Sink_echo_blobs_cb cb, void *user);
 prpc_status ks_Sink_echo_blobs_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Blobs *b, ks_Sink_echo_blobs_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_blobs_async(prpc_client *client, const ks_Blobs *b, ks_Sink_echo_blobs_cb cb, void *user) { return ks_Sink_echo_blobs_async_ex(client, NULL, b, cb, user); }
 
-prpc_status ks_Sink_echo_node(prpc_client *client, const ks_Node *n, prpc_arena *arena, ks_Node *result);
 prpc_status ks_Sink_echo_node_ex(prpc_client *client, const prpc_call_options *opts, const ks_Node *n, prpc_arena *arena, ks_Node *result);
+static inline prpc_status ks_Sink_echo_node(prpc_client *client, const ks_Node *n, prpc_arena *arena, ks_Node *result) { return ks_Sink_echo_node_ex(client, NULL, n, arena, result); }
 typedef void (*ks_Sink_echo_node_cb)(void *user, prpc_status status, const prpc_remote_error *error, const ks_Node *result);
-prpc_status ks_Sink_echo_node_async(prpc_client *client, const ks_Node *n, ks_Sink_echo_node_cb cb, void *user);
 prpc_status ks_Sink_echo_node_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Node *n, ks_Sink_echo_node_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_node_async(prpc_client *client, const ks_Node *n, ks_Sink_echo_node_cb cb, void *user) { return ks_Sink_echo_node_async_ex(client, NULL, n, cb, user); }
 
-prpc_status ks_Sink_echo_shape(prpc_client *client, const ks_Shape *s, prpc_arena *arena, ks_Shape *result);
 prpc_status ks_Sink_echo_shape_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *s, prpc_arena *arena, ks_Shape *result);
+static inline prpc_status ks_Sink_echo_shape(prpc_client *client, const ks_Shape *s, prpc_arena *arena, ks_Shape *result) { return ks_Sink_echo_shape_ex(client, NULL, s, arena, result); }
 typedef void (*ks_Sink_echo_shape_cb)(void *user, prpc_status status, const prpc_remote_error *error, const ks_Shape *result);
-prpc_status ks_Sink_echo_shape_async(prpc_client *client, const ks_Shape *s, ks_Sink_echo_shape_cb cb, void *user);
 prpc_status ks_Sink_echo_shape_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *s, ks_Sink_echo_shape_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_shape_async(prpc_client *client, const ks_Shape *s, ks_Sink_echo_shape_cb cb, void *user) { return ks_Sink_echo_shape_async_ex(client, NULL, s, cb, user); }
 
-prpc_status ks_Sink_echo_bag(prpc_client *client, const ks_Bag *b, prpc_arena *arena, ks_Bag *result);
 prpc_status ks_Sink_echo_bag_ex(prpc_client *client, const prpc_call_options *opts, const ks_Bag *b, prpc_arena *arena, ks_Bag *result);
+static inline prpc_status ks_Sink_echo_bag(prpc_client *client, const ks_Bag *b, prpc_arena *arena, ks_Bag *result) { return ks_Sink_echo_bag_ex(client, NULL, b, arena, result); }
 typedef void (*ks_Sink_echo_bag_cb)(void *user, prpc_status status, const prpc_remote_error *error, const ks_Bag *result);
-prpc_status ks_Sink_echo_bag_async(prpc_client *client, const ks_Bag *b, ks_Sink_echo_bag_cb cb, void *user);
 prpc_status ks_Sink_echo_bag_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Bag *b, ks_Sink_echo_bag_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_bag_async(prpc_client *client, const ks_Bag *b, ks_Sink_echo_bag_cb cb, void *user) { return ks_Sink_echo_bag_async_ex(client, NULL, b, cb, user); }
 
-prpc_status ks_Sink_echo_any(prpc_client *client, prpc_any v, prpc_arena *arena, prpc_any *result);
 prpc_status ks_Sink_echo_any_ex(prpc_client *client, const prpc_call_options *opts, prpc_any v, prpc_arena *arena, prpc_any *result);
+static inline prpc_status ks_Sink_echo_any(prpc_client *client, prpc_any v, prpc_arena *arena, prpc_any *result) { return ks_Sink_echo_any_ex(client, NULL, v, arena, result); }
 typedef void (*ks_Sink_echo_any_cb)(void *user, prpc_status status, const prpc_remote_error *error, const prpc_any *result);
-prpc_status ks_Sink_echo_any_async(prpc_client *client, prpc_any v, ks_Sink_echo_any_cb cb, void *user);
 prpc_status ks_Sink_echo_any_async_ex(prpc_client *client, const prpc_call_options *opts, prpc_any v, ks_Sink_echo_any_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_any_async(prpc_client *client, prpc_any v, ks_Sink_echo_any_cb cb, void *user) { return ks_Sink_echo_any_async_ex(client, NULL, v, cb, user); }
 
-prpc_status ks_Sink_echo_string(prpc_client *client, const char *s, prpc_arena *arena, const char **result);
 prpc_status ks_Sink_echo_string_ex(prpc_client *client, const prpc_call_options *opts, const char *s, prpc_arena *arena, const char **result);
+static inline prpc_status ks_Sink_echo_string(prpc_client *client, const char *s, prpc_arena *arena, const char **result) { return ks_Sink_echo_string_ex(client, NULL, s, arena, result); }
 typedef void (*ks_Sink_echo_string_cb)(void *user, prpc_status status, const prpc_remote_error *error, const char *const *result);
-prpc_status ks_Sink_echo_string_async(prpc_client *client, const char *s, ks_Sink_echo_string_cb cb, void *user);
 prpc_status ks_Sink_echo_string_async_ex(prpc_client *client, const prpc_call_options *opts, const char *s, ks_Sink_echo_string_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_string_async(prpc_client *client, const char *s, ks_Sink_echo_string_cb cb, void *user) { return ks_Sink_echo_string_async_ex(client, NULL, s, cb, user); }
 
-prpc_status ks_Sink_echo_bytes(prpc_client *client, prpc_bytes b, prpc_arena *arena, prpc_bytes *result);
 prpc_status ks_Sink_echo_bytes_ex(prpc_client *client, const prpc_call_options *opts, prpc_bytes b, prpc_arena *arena, prpc_bytes *result);
+static inline prpc_status ks_Sink_echo_bytes(prpc_client *client, prpc_bytes b, prpc_arena *arena, prpc_bytes *result) { return ks_Sink_echo_bytes_ex(client, NULL, b, arena, result); }
 typedef void (*ks_Sink_echo_bytes_cb)(void *user, prpc_status status, const prpc_remote_error *error, const prpc_bytes *result);
-prpc_status ks_Sink_echo_bytes_async(prpc_client *client, prpc_bytes b, ks_Sink_echo_bytes_cb cb, void *user);
 prpc_status ks_Sink_echo_bytes_async_ex(prpc_client *client, const prpc_call_options *opts, prpc_bytes b, ks_Sink_echo_bytes_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_bytes_async(prpc_client *client, prpc_bytes b, ks_Sink_echo_bytes_cb cb, void *user) { return ks_Sink_echo_bytes_async_ex(client, NULL, b, cb, user); }
 
-prpc_status ks_Sink_echo_f64(prpc_client *client, double v, prpc_arena *arena, double *result);
 prpc_status ks_Sink_echo_f64_ex(prpc_client *client, const prpc_call_options *opts, double v, prpc_arena *arena, double *result);
+static inline prpc_status ks_Sink_echo_f64(prpc_client *client, double v, prpc_arena *arena, double *result) { return ks_Sink_echo_f64_ex(client, NULL, v, arena, result); }
 typedef void (*ks_Sink_echo_f64_cb)(void *user, prpc_status status, const prpc_remote_error *error, const double *result);
-prpc_status ks_Sink_echo_f64_async(prpc_client *client, double v, ks_Sink_echo_f64_cb cb, void *user);
 prpc_status ks_Sink_echo_f64_async_ex(prpc_client *client, const prpc_call_options *opts, double v, ks_Sink_echo_f64_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_f64_async(prpc_client *client, double v, ks_Sink_echo_f64_cb cb, void *user) { return ks_Sink_echo_f64_async_ex(client, NULL, v, cb, user); }
 
-prpc_status ks_Sink_echo_maybe(prpc_client *client, const char *v, prpc_arena *arena, const char **result);
 prpc_status ks_Sink_echo_maybe_ex(prpc_client *client, const prpc_call_options *opts, const char *v, prpc_arena *arena, const char **result);
+static inline prpc_status ks_Sink_echo_maybe(prpc_client *client, const char *v, prpc_arena *arena, const char **result) { return ks_Sink_echo_maybe_ex(client, NULL, v, arena, result); }
 typedef void (*ks_Sink_echo_maybe_cb)(void *user, prpc_status status, const prpc_remote_error *error, const char *const *result);
-prpc_status ks_Sink_echo_maybe_async(prpc_client *client, const char *v, ks_Sink_echo_maybe_cb cb, void *user);
 prpc_status ks_Sink_echo_maybe_async_ex(prpc_client *client, const prpc_call_options *opts, const char *v, ks_Sink_echo_maybe_cb cb, void *user);
+static inline prpc_status ks_Sink_echo_maybe_async(prpc_client *client, const char *v, ks_Sink_echo_maybe_cb cb, void *user) { return ks_Sink_echo_maybe_async_ex(client, NULL, v, cb, user); }
 
 /** Adds in place and reports the old value. */
-prpc_status ks_Sink_add(prpc_client *client, int64_t *total, int64_t delta, int64_t *before, prpc_arena *arena, int64_t *result);
 prpc_status ks_Sink_add_ex(prpc_client *client, const prpc_call_options *opts, int64_t *total, int64_t delta, int64_t *before, prpc_arena *arena, int64_t *result);
+static inline prpc_status ks_Sink_add(prpc_client *client, int64_t *total, int64_t delta, int64_t *before, prpc_arena *arena, int64_t *result) { return ks_Sink_add_ex(client, NULL, total, delta, before, arena, result); }
 typedef void (*ks_Sink_add_cb)(void *user, prpc_status status, const prpc_remote_error *error, const int64_t *total, const int64_t *before, const int64_t *result);
-prpc_status ks_Sink_add_async(prpc_client *client, int64_t total, int64_t delta, ks_Sink_add_cb cb, void *user);
 prpc_status ks_Sink_add_async_ex(prpc_client *client, const prpc_call_options *opts, int64_t total, int64_t delta, ks_Sink_add_cb cb, void *user);
+static inline prpc_status ks_Sink_add_async(prpc_client *client, int64_t total, int64_t delta, ks_Sink_add_cb cb, void *user) { return ks_Sink_add_async_ex(client, NULL, total, delta, cb, user); }
 
-prpc_status ks_Sink_split(prpc_client *client, const char *text, const char **head, const char **tail, prpc_arena *arena);
 prpc_status ks_Sink_split_ex(prpc_client *client, const prpc_call_options *opts, const char *text, const char **head, const char **tail, prpc_arena *arena);
+static inline prpc_status ks_Sink_split(prpc_client *client, const char *text, const char **head, const char **tail, prpc_arena *arena) { return ks_Sink_split_ex(client, NULL, text, head, tail, arena); }
 typedef void (*ks_Sink_split_cb)(void *user, prpc_status status, const prpc_remote_error *error, const char *const *head, const char *const *tail);
-prpc_status ks_Sink_split_async(prpc_client *client, const char *text, ks_Sink_split_cb cb, void *user);
 prpc_status ks_Sink_split_async_ex(prpc_client *client, const prpc_call_options *opts, const char *text, ks_Sink_split_cb cb, void *user);
+static inline prpc_status ks_Sink_split_async(prpc_client *client, const char *text, ks_Sink_split_cb cb, void *user) { return ks_Sink_split_async_ex(client, NULL, text, cb, user); }
 
 /** Aggregates as inout and out parameters: doubles s.i32v, names n. */
-prpc_status ks_Sink_mix(prpc_client *client, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result);
 prpc_status ks_Sink_mix_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result);
+static inline prpc_status ks_Sink_mix(prpc_client *client, const ks_Shape *a, ks_Scalars *s, ks_Node *n, uint32_t **maybe, prpc_arena *arena, ks_Shape *result) { return ks_Sink_mix_ex(client, NULL, a, s, n, maybe, arena, result); }
 typedef void (*ks_Sink_mix_cb)(void *user, prpc_status status, const prpc_remote_error *error, const ks_Scalars *s, const ks_Node *n, uint32_t *const *maybe, const ks_Shape *result);
-prpc_status ks_Sink_mix_async(prpc_client *client, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user);
 prpc_status ks_Sink_mix_async_ex(prpc_client *client, const prpc_call_options *opts, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user);
+static inline prpc_status ks_Sink_mix_async(prpc_client *client, const ks_Shape *a, const ks_Scalars *s, ks_Sink_mix_cb cb, void *user) { return ks_Sink_mix_async_ex(client, NULL, a, s, cb, user); }
 
 /** Fails with the given error code. */
-prpc_status ks_Sink_fail(prpc_client *client, uint32_t code, const char *message);
 prpc_status ks_Sink_fail_ex(prpc_client *client, const prpc_call_options *opts, uint32_t code, const char *message);
+static inline prpc_status ks_Sink_fail(prpc_client *client, uint32_t code, const char *message) { return ks_Sink_fail_ex(client, NULL, code, message); }
 typedef void (*ks_Sink_fail_cb)(void *user, prpc_status status, const prpc_remote_error *error);
-prpc_status ks_Sink_fail_async(prpc_client *client, uint32_t code, const char *message, ks_Sink_fail_cb cb, void *user);
 prpc_status ks_Sink_fail_async_ex(prpc_client *client, const prpc_call_options *opts, uint32_t code, const char *message, ks_Sink_fail_cb cb, void *user);
+static inline prpc_status ks_Sink_fail_async(prpc_client *client, uint32_t code, const char *message, ks_Sink_fail_cb cb, void *user) { return ks_Sink_fail_async_ex(client, NULL, code, message, cb, user); }
 
 /** Answers later, from another thread. */
-prpc_status ks_Sink_slow(prpc_client *client, uint64_t value, uint32_t delay_ms, prpc_arena *arena, uint64_t *result);
 prpc_status ks_Sink_slow_ex(prpc_client *client, const prpc_call_options *opts, uint64_t value, uint32_t delay_ms, prpc_arena *arena, uint64_t *result);
+static inline prpc_status ks_Sink_slow(prpc_client *client, uint64_t value, uint32_t delay_ms, prpc_arena *arena, uint64_t *result) { return ks_Sink_slow_ex(client, NULL, value, delay_ms, arena, result); }
 typedef void (*ks_Sink_slow_cb)(void *user, prpc_status status, const prpc_remote_error *error, const uint64_t *result);
-prpc_status ks_Sink_slow_async(prpc_client *client, uint64_t value, uint32_t delay_ms, ks_Sink_slow_cb cb, void *user);
 prpc_status ks_Sink_slow_async_ex(prpc_client *client, const prpc_call_options *opts, uint64_t value, uint32_t delay_ms, ks_Sink_slow_cb cb, void *user);
+static inline prpc_status ks_Sink_slow_async(prpc_client *client, uint64_t value, uint32_t delay_ms, ks_Sink_slow_cb cb, void *user) { return ks_Sink_slow_async_ex(client, NULL, value, delay_ms, cb, user); }
 
-prpc_status ks_Sink_count(prpc_client *client, prpc_arena *arena, uint32_t *result);
 prpc_status ks_Sink_count_ex(prpc_client *client, const prpc_call_options *opts, prpc_arena *arena, uint32_t *result);
+static inline prpc_status ks_Sink_count(prpc_client *client, prpc_arena *arena, uint32_t *result) { return ks_Sink_count_ex(client, NULL, arena, result); }
 typedef void (*ks_Sink_count_cb)(void *user, prpc_status status, const prpc_remote_error *error, const uint32_t *result);
-prpc_status ks_Sink_count_async(prpc_client *client, ks_Sink_count_cb cb, void *user);
 prpc_status ks_Sink_count_async_ex(prpc_client *client, const prpc_call_options *opts, ks_Sink_count_cb cb, void *user);
+static inline prpc_status ks_Sink_count_async(prpc_client *client, ks_Sink_count_cb cb, void *user) { return ks_Sink_count_async_ex(client, NULL, cb, user); }
 
-prpc_status ks_Sink_hang(prpc_client *client);
 prpc_status ks_Sink_hang_ex(prpc_client *client, const prpc_call_options *opts);
+static inline prpc_status ks_Sink_hang(prpc_client *client) { return ks_Sink_hang_ex(client, NULL); }
 typedef void (*ks_Sink_hang_cb)(void *user, prpc_status status, const prpc_remote_error *error);
-prpc_status ks_Sink_hang_async(prpc_client *client, ks_Sink_hang_cb cb, void *user);
 prpc_status ks_Sink_hang_async_ex(prpc_client *client, const prpc_call_options *opts, ks_Sink_hang_cb cb, void *user);
+static inline prpc_status ks_Sink_hang_async(prpc_client *client, ks_Sink_hang_cb cb, void *user) { return ks_Sink_hang_async_ex(client, NULL, cb, user); }
 
-prpc_status ks_Sink_touch(prpc_client *client, const char *key, prpc_arena *arena, uint32_t *result);
 prpc_status ks_Sink_touch_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_arena *arena, uint32_t *result);
+static inline prpc_status ks_Sink_touch(prpc_client *client, const char *key, prpc_arena *arena, uint32_t *result) { return ks_Sink_touch_ex(client, NULL, key, arena, result); }
 typedef void (*ks_Sink_touch_cb)(void *user, prpc_status status, const prpc_remote_error *error, const uint32_t *result);
-prpc_status ks_Sink_touch_async(prpc_client *client, const char *key, ks_Sink_touch_cb cb, void *user);
 prpc_status ks_Sink_touch_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, ks_Sink_touch_cb cb, void *user);
+static inline prpc_status ks_Sink_touch_async(prpc_client *client, const char *key, ks_Sink_touch_cb cb, void *user) { return ks_Sink_touch_async_ex(client, NULL, key, cb, user); }
 
 /* Deprecated: use touch. */
-prpc_status ks_Sink_old_touch(prpc_client *client, const char *key);
 prpc_status ks_Sink_old_touch_ex(prpc_client *client, const prpc_call_options *opts, const char *key);
+static inline prpc_status ks_Sink_old_touch(prpc_client *client, const char *key) { return ks_Sink_old_touch_ex(client, NULL, key); }
 typedef void (*ks_Sink_old_touch_cb)(void *user, prpc_status status, const prpc_remote_error *error);
-prpc_status ks_Sink_old_touch_async(prpc_client *client, const char *key, ks_Sink_old_touch_cb cb, void *user);
 prpc_status ks_Sink_old_touch_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, ks_Sink_old_touch_cb cb, void *user);
+static inline prpc_status ks_Sink_old_touch_async(prpc_client *client, const char *key, ks_Sink_old_touch_cb cb, void *user) { return ks_Sink_old_touch_async_ex(client, NULL, key, cb, user); }
 
 prpc_status ks_Sink_poke(prpc_client *client, uint32_t value);
 
@@ -149,11 +149,11 @@ prpc_status ks_Sink_on_tick(prpc_client *client, ks_Sink_tick_handler handler, v
 
 /* ---- ks.Calc */
 
-prpc_status ks_Calc_neg(prpc_client *client, int32_t v, prpc_arena *arena, int32_t *result);
 prpc_status ks_Calc_neg_ex(prpc_client *client, const prpc_call_options *opts, int32_t v, prpc_arena *arena, int32_t *result);
+static inline prpc_status ks_Calc_neg(prpc_client *client, int32_t v, prpc_arena *arena, int32_t *result) { return ks_Calc_neg_ex(client, NULL, v, arena, result); }
 typedef void (*ks_Calc_neg_cb)(void *user, prpc_status status, const prpc_remote_error *error, const int32_t *result);
-prpc_status ks_Calc_neg_async(prpc_client *client, int32_t v, ks_Calc_neg_cb cb, void *user);
 prpc_status ks_Calc_neg_async_ex(prpc_client *client, const prpc_call_options *opts, int32_t v, ks_Calc_neg_cb cb, void *user);
+static inline prpc_status ks_Calc_neg_async(prpc_client *client, int32_t v, ks_Calc_neg_cb cb, void *user) { return ks_Calc_neg_async_ex(client, NULL, v, cb, user); }
 
 #ifdef __cplusplus
 }

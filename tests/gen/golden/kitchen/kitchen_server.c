@@ -5,268 +5,178 @@
 
 /* ---- ks.Sink */
 
-static void ks_Sink_echo_scalars_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_scalars_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Scalars *result = p;
 
     ks_Scalars_encode(enc, result);
 }
 
-prpc_status ks_Sink_echo_scalars_reply(prpc_call *call, const ks_Scalars *result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_scalars_reply_encode, result);
-}
-
-static prpc_status ks_Sink_echo_scalars_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_scalars_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     ks_Scalars s = {0};
     ks_Scalars result = {0};
-    prpc_status st;
 
     ks_Scalars_decode(dec, &s);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_scalars(call, &s, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_scalars_reply(call, &result);
+    return prpc_call_complete(call, ops->echo_scalars(call, &s, &result), ks_Sink_echo_scalars_reply_encode, &result);
 }
 
-static void ks_Sink_echo_blobs_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_blobs_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Blobs *result = p;
 
     ks_Blobs_encode(enc, result);
 }
 
-prpc_status ks_Sink_echo_blobs_reply(prpc_call *call, const ks_Blobs *result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_blobs_reply_encode, result);
-}
-
-static prpc_status ks_Sink_echo_blobs_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_blobs_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     ks_Blobs b = {0};
     ks_Blobs result = {0};
-    prpc_status st;
 
     ks_Blobs_decode(dec, &b);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_blobs(call, &b, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_blobs_reply(call, &result);
+    return prpc_call_complete(call, ops->echo_blobs(call, &b, &result), ks_Sink_echo_blobs_reply_encode, &result);
 }
 
-static void ks_Sink_echo_node_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_node_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Node *result = p;
 
     ks_Node_encode(enc, result);
 }
 
-prpc_status ks_Sink_echo_node_reply(prpc_call *call, const ks_Node *result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_node_reply_encode, result);
-}
-
-static prpc_status ks_Sink_echo_node_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_node_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     ks_Node n = {0};
     ks_Node result = {0};
-    prpc_status st;
 
     ks_Node_decode(dec, &n);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_node(call, &n, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_node_reply(call, &result);
+    return prpc_call_complete(call, ops->echo_node(call, &n, &result), ks_Sink_echo_node_reply_encode, &result);
 }
 
-static void ks_Sink_echo_shape_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_shape_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Shape *result = p;
 
     ks_Shape_encode(enc, result);
 }
 
-prpc_status ks_Sink_echo_shape_reply(prpc_call *call, const ks_Shape *result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_shape_reply_encode, result);
-}
-
-static prpc_status ks_Sink_echo_shape_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_shape_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     ks_Shape s = {0};
     ks_Shape result = {0};
-    prpc_status st;
 
     ks_Shape_decode(dec, &s);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_shape(call, &s, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_shape_reply(call, &result);
+    return prpc_call_complete(call, ops->echo_shape(call, &s, &result), ks_Sink_echo_shape_reply_encode, &result);
 }
 
-static void ks_Sink_echo_bag_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_bag_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Bag *result = p;
 
     ks_Bag_encode(enc, result);
 }
 
-prpc_status ks_Sink_echo_bag_reply(prpc_call *call, const ks_Bag *result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_bag_reply_encode, result);
-}
-
-static prpc_status ks_Sink_echo_bag_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_bag_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     ks_Bag b = {0};
     ks_Bag result = {0};
-    prpc_status st;
 
     ks_Bag_decode(dec, &b);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_bag(call, &b, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_bag_reply(call, &result);
+    return prpc_call_complete(call, ops->echo_bag(call, &b, &result), ks_Sink_echo_bag_reply_encode, &result);
 }
 
-static void ks_Sink_echo_any_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_any_reply_encode(prpc_encoder *enc, const void *p)
 {
     const prpc_any *result = p;
 
     prpc_enc_any(enc, *result);
 }
 
-prpc_status ks_Sink_echo_any_reply(prpc_call *call, prpc_any result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_any_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_echo_any_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_any_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     prpc_any v = {0};
     prpc_any result = {0};
-    prpc_status st;
 
     prpc_dec_any(dec, &v);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_any(call, v, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_any_reply(call, result);
+    return prpc_call_complete(call, ops->echo_any(call, v, &result), ks_Sink_echo_any_reply_encode, &result);
 }
 
-static void ks_Sink_echo_string_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_string_reply_encode(prpc_encoder *enc, const void *p)
 {
     const char *const *result = p;
 
     prpc_enc_cstr(enc, *result);
 }
 
-prpc_status ks_Sink_echo_string_reply(prpc_call *call, const char *result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_string_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_echo_string_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_string_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *s = NULL;
     const char *result = NULL;
-    prpc_status st;
 
     prpc_dec_str(dec, &s, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_string(call, s, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_string_reply(call, result);
+    return prpc_call_complete(call, ops->echo_string(call, s, &result), ks_Sink_echo_string_reply_encode, &result);
 }
 
-static void ks_Sink_echo_bytes_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_bytes_reply_encode(prpc_encoder *enc, const void *p)
 {
     const prpc_bytes *result = p;
 
     prpc_enc_bin(enc, result->data, result->len);
 }
 
-prpc_status ks_Sink_echo_bytes_reply(prpc_call *call, prpc_bytes result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_bytes_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_echo_bytes_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_bytes_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     prpc_bytes b = {0};
     prpc_bytes result = {0};
-    prpc_status st;
 
     prpc_dec_bytes(dec, &b);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_bytes(call, b, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_bytes_reply(call, result);
+    return prpc_call_complete(call, ops->echo_bytes(call, b, &result), ks_Sink_echo_bytes_reply_encode, &result);
 }
 
-static void ks_Sink_echo_f64_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_f64_reply_encode(prpc_encoder *enc, const void *p)
 {
     const double *result = p;
 
     prpc_enc_f64(enc, *result);
 }
 
-prpc_status ks_Sink_echo_f64_reply(prpc_call *call, double result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_f64_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_echo_f64_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_f64_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     double v = 0;
     double result = 0;
-    prpc_status st;
 
     prpc_dec_f64(dec, &v);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_f64(call, v, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_f64_reply(call, result);
+    return prpc_call_complete(call, ops->echo_f64(call, v, &result), ks_Sink_echo_f64_reply_encode, &result);
 }
 
-static void ks_Sink_echo_maybe_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_echo_maybe_reply_encode(prpc_encoder *enc, const void *p)
 {
     const char *const *result = p;
 
@@ -276,18 +186,11 @@ static void ks_Sink_echo_maybe_reply_encode(prpc_encoder *enc, const void *p)
         prpc_enc_nil(enc);
 }
 
-prpc_status ks_Sink_echo_maybe_reply(prpc_call *call, const char *result)
-{
-    return prpc_call_reply(call, ks_Sink_echo_maybe_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_echo_maybe_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_echo_maybe_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *v = NULL;
     const char *result = NULL;
-    prpc_status st;
 
     if (prpc_dec_try_nil(dec))
         v = NULL;
@@ -295,310 +198,178 @@ static prpc_status ks_Sink_echo_maybe_invoke(prpc_call *call, const void *table,
         prpc_dec_str(dec, &v, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->echo_maybe(call, v, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_echo_maybe_reply(call, result);
+    return prpc_call_complete(call, ops->echo_maybe(call, v, &result), ks_Sink_echo_maybe_reply_encode, &result);
 }
 
-typedef struct ks_Sink_add_values {
-    const int64_t *result;
-    const int64_t *total;
-    const int64_t *before;
-} ks_Sink_add_values;
-
-/* [result, outs...] */
-static void ks_Sink_add_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_add_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Sink_add_values *v = p;
 
     prpc_enc_array(enc, 3);
-    prpc_enc_int(enc, *v->result);
-    prpc_enc_int(enc, *v->total);
-    prpc_enc_int(enc, *v->before);
+    prpc_enc_int(enc, v->result);
+    prpc_enc_int(enc, v->total);
+    prpc_enc_int(enc, v->before);
 }
 
-prpc_status ks_Sink_add_reply(prpc_call *call, int64_t total, int64_t before, int64_t result)
-{
-    const ks_Sink_add_values values = {&result, &total, &before};
-
-    return prpc_call_reply(call, ks_Sink_add_reply_encode, &values);
-}
-
-static prpc_status ks_Sink_add_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_add_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
-    int64_t total = 0;
     int64_t delta = 0;
-    int64_t before = 0;
-    int64_t result = 0;
-    prpc_status st;
+    ks_Sink_add_values values = {0};
 
-    prpc_dec_i64(dec, &total);
+    prpc_dec_i64(dec, &values.total);
     prpc_dec_i64(dec, &delta);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->add(call, &total, delta, &before, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_add_reply(call, total, before, result);
+    return prpc_call_complete(call, ops->add(call, &values.total, delta, &values.before, &values.result), ks_Sink_add_reply_encode, &values);
 }
 
-typedef struct ks_Sink_split_values {
-    const char *const *head;
-    const char *const *tail;
-} ks_Sink_split_values;
-
-/* [result, outs...] */
-static void ks_Sink_split_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_split_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Sink_split_values *v = p;
 
     prpc_enc_array(enc, 2);
-    prpc_enc_cstr(enc, *v->head);
-    prpc_enc_cstr(enc, *v->tail);
+    prpc_enc_cstr(enc, v->head);
+    prpc_enc_cstr(enc, v->tail);
 }
 
-prpc_status ks_Sink_split_reply(prpc_call *call, const char *head, const char *tail)
-{
-    const ks_Sink_split_values values = {&head, &tail};
-
-    return prpc_call_reply(call, ks_Sink_split_reply_encode, &values);
-}
-
-static prpc_status ks_Sink_split_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_split_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *text = NULL;
-    const char *head = NULL;
-    const char *tail = NULL;
-    prpc_status st;
+    ks_Sink_split_values values = {0};
 
     prpc_dec_str(dec, &text, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->split(call, text, &head, &tail);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_split_reply(call, head, tail);
+    return prpc_call_complete(call, ops->split(call, text, &values.head, &values.tail), ks_Sink_split_reply_encode, &values);
 }
 
-typedef struct ks_Sink_mix_values {
-    const ks_Shape *result;
-    const ks_Scalars *s;
-    const ks_Node *n;
-    uint32_t *const *maybe;
-} ks_Sink_mix_values;
-
-/* [result, outs...] */
-static void ks_Sink_mix_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_mix_reply_encode(prpc_encoder *enc, const void *p)
 {
     const ks_Sink_mix_values *v = p;
 
     prpc_enc_array(enc, 4);
-    ks_Shape_encode(enc, v->result);
-    ks_Scalars_encode(enc, v->s);
-    ks_Node_encode(enc, v->n);
-    if ((*v->maybe) != NULL) {
-        prpc_enc_uint(enc, *(*v->maybe));
+    ks_Shape_encode(enc, &v->result);
+    ks_Scalars_encode(enc, &v->s);
+    ks_Node_encode(enc, &v->n);
+    if (v->maybe != NULL) {
+        prpc_enc_uint(enc, *v->maybe);
     } else {
         prpc_enc_nil(enc);
     }
 }
 
-prpc_status ks_Sink_mix_reply(prpc_call *call, const ks_Scalars *s, const ks_Node *n, uint32_t *maybe, const ks_Shape *result)
-{
-    const ks_Sink_mix_values values = {result, s, n, &maybe};
-
-    return prpc_call_reply(call, ks_Sink_mix_reply_encode, &values);
-}
-
-static prpc_status ks_Sink_mix_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_mix_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     ks_Shape a = {0};
-    ks_Scalars s = {0};
-    ks_Node n = {0};
-    uint32_t *maybe = NULL;
-    ks_Shape result = {0};
-    prpc_status st;
+    ks_Sink_mix_values values = {0};
 
     ks_Shape_decode(dec, &a);
-    ks_Scalars_decode(dec, &s);
+    ks_Scalars_decode(dec, &values.s);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->mix(call, &a, &s, &n, &maybe, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_mix_reply(call, &s, &n, maybe, &result);
+    return prpc_call_complete(call, ops->mix(call, &a, &values.s, &values.n, &values.maybe, &values.result), ks_Sink_mix_reply_encode, &values);
 }
 
-prpc_status ks_Sink_fail_reply(prpc_call *call)
-{
-    return prpc_call_reply(call, NULL, NULL);
-}
-
-prpc_status ks_Sink_fail_raise(prpc_call *call, ks_Error code, const char *message)
-{
-    return prpc_call_raise(call, (int64_t)code, message);
-}
-
-static prpc_status ks_Sink_fail_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_fail_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     uint32_t code = 0;
     const char *message = NULL;
-    prpc_status st;
 
     prpc_dec_u32(dec, &code);
     prpc_dec_str(dec, &message, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->fail(call, code, message);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_fail_reply(call);
+    return prpc_call_complete(call, ops->fail(call, code, message), NULL, NULL);
 }
 
-static void ks_Sink_slow_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_slow_reply_encode(prpc_encoder *enc, const void *p)
 {
     const uint64_t *result = p;
 
     prpc_enc_uint(enc, *result);
 }
 
-prpc_status ks_Sink_slow_reply(prpc_call *call, uint64_t result)
-{
-    return prpc_call_reply(call, ks_Sink_slow_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_slow_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_slow_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     uint64_t value = 0;
     uint32_t delay_ms = 0;
     uint64_t result = 0;
-    prpc_status st;
 
     prpc_dec_u64(dec, &value);
     prpc_dec_u32(dec, &delay_ms);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->slow(call, value, delay_ms, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_slow_reply(call, result);
+    return prpc_call_complete(call, ops->slow(call, value, delay_ms, &result), ks_Sink_slow_reply_encode, &result);
 }
 
-static void ks_Sink_count_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_count_reply_encode(prpc_encoder *enc, const void *p)
 {
     const uint32_t *result = p;
 
     prpc_enc_uint(enc, *result);
 }
 
-prpc_status ks_Sink_count_reply(prpc_call *call, uint32_t result)
-{
-    return prpc_call_reply(call, ks_Sink_count_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_count_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_count_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
     uint32_t result = 0;
-    prpc_status st;
 
-    (void)params;
-    st = ops->count(call, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_count_reply(call, result);
+    (void)dec;
+    return prpc_call_complete(call, ops->count(call, &result), ks_Sink_count_reply_encode, &result);
 }
 
-prpc_status ks_Sink_hang_reply(prpc_call *call)
-{
-    return prpc_call_reply(call, NULL, NULL);
-}
-
-static prpc_status ks_Sink_hang_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_hang_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_status st;
 
-    (void)params;
-    st = ops->hang(call);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_hang_reply(call);
+    (void)dec;
+    return prpc_call_complete(call, ops->hang(call), NULL, NULL);
 }
 
-static void ks_Sink_touch_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Sink_touch_reply_encode(prpc_encoder *enc, const void *p)
 {
     const uint32_t *result = p;
 
     prpc_enc_uint(enc, *result);
 }
 
-prpc_status ks_Sink_touch_reply(prpc_call *call, uint32_t result)
-{
-    return prpc_call_reply(call, ks_Sink_touch_reply_encode, &result);
-}
-
-static prpc_status ks_Sink_touch_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_touch_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *key = NULL;
     uint32_t result = 0;
-    prpc_status st;
 
     prpc_dec_str(dec, &key, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->touch(call, key, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_touch_reply(call, result);
+    return prpc_call_complete(call, ops->touch(call, key, &result), ks_Sink_touch_reply_encode, &result);
 }
 
-prpc_status ks_Sink_old_touch_reply(prpc_call *call)
-{
-    return prpc_call_reply(call, NULL, NULL);
-}
-
-static prpc_status ks_Sink_old_touch_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_old_touch_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *key = NULL;
-    prpc_status st;
 
     prpc_dec_str(dec, &key, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->old_touch(call, key);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Sink_old_touch_reply(call);
+    return prpc_call_complete(call, ops->old_touch(call, key), NULL, NULL);
 }
 
-static prpc_status ks_Sink_poke_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Sink_poke_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Sink_ops *ops = table;
-    prpc_decoder *dec = params;
     uint32_t value = 0;
-    prpc_status st;
 
     prpc_dec_u32(dec, &value);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->poke(call, value);
-    return st; /* oneway: nothing is replied */
+    return ops->poke(call, value); /* oneway: nothing is replied */
 }
 
 prpc_status ks_Sink_register(prpc_server *server, const ks_Sink_ops *ops, void *user)
@@ -647,16 +418,12 @@ static void ks_Sink_poked_args_encode(prpc_encoder *enc, const void *p)
 
 prpc_status ks_Sink_emit_poked(prpc_conn *conn, uint32_t value, const char *note)
 {
-    const ks_Sink_poked_args args = {value, note};
-
-    return prpc_conn_emit(conn, &ks_Sink_events[0], ks_Sink_poked_args_encode, &args);
+    return prpc_conn_emit(conn, &ks_Sink_events[0], ks_Sink_poked_args_encode, &(const ks_Sink_poked_args){value, note});
 }
 
 prpc_status ks_Sink_broadcast_poked(prpc_server *server, uint32_t value, const char *note, size_t *sent)
 {
-    const ks_Sink_poked_args args = {value, note};
-
-    return prpc_server_broadcast(server, &ks_Sink_events[0], ks_Sink_poked_args_encode, &args, sent);
+    return prpc_server_broadcast(server, &ks_Sink_events[0], ks_Sink_poked_args_encode, &(const ks_Sink_poked_args){value, note}, sent);
 }
 
 typedef struct ks_Sink_shape_changed_args {
@@ -672,16 +439,12 @@ static void ks_Sink_shape_changed_args_encode(prpc_encoder *enc, const void *p)
 
 prpc_status ks_Sink_emit_shape_changed(prpc_conn *conn, const ks_Shape *s)
 {
-    const ks_Sink_shape_changed_args args = {s};
-
-    return prpc_conn_emit(conn, &ks_Sink_events[1], ks_Sink_shape_changed_args_encode, &args);
+    return prpc_conn_emit(conn, &ks_Sink_events[1], ks_Sink_shape_changed_args_encode, &(const ks_Sink_shape_changed_args){s});
 }
 
 prpc_status ks_Sink_broadcast_shape_changed(prpc_server *server, const ks_Shape *s, size_t *sent)
 {
-    const ks_Sink_shape_changed_args args = {s};
-
-    return prpc_server_broadcast(server, &ks_Sink_events[1], ks_Sink_shape_changed_args_encode, &args, sent);
+    return prpc_server_broadcast(server, &ks_Sink_events[1], ks_Sink_shape_changed_args_encode, &(const ks_Sink_shape_changed_args){s}, sent);
 }
 
 prpc_status ks_Sink_emit_tick(prpc_conn *conn)
@@ -696,33 +459,23 @@ prpc_status ks_Sink_broadcast_tick(prpc_server *server, size_t *sent)
 
 /* ---- ks.Calc */
 
-static void ks_Calc_neg_reply_encode(prpc_encoder *enc, const void *p)
+void ks_Calc_neg_reply_encode(prpc_encoder *enc, const void *p)
 {
     const int32_t *result = p;
 
     prpc_enc_int(enc, *result);
 }
 
-prpc_status ks_Calc_neg_reply(prpc_call *call, int32_t result)
-{
-    return prpc_call_reply(call, ks_Calc_neg_reply_encode, &result);
-}
-
-static prpc_status ks_Calc_neg_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status ks_Calc_neg_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const ks_Calc_ops *ops = table;
-    prpc_decoder *dec = params;
     int32_t v = 0;
     int32_t result = 0;
-    prpc_status st;
 
     prpc_dec_i32(dec, &v);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->neg(call, v, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return ks_Calc_neg_reply(call, result);
+    return prpc_call_complete(call, ops->neg(call, v, &result), ks_Calc_neg_reply_encode, &result);
 }
 
 prpc_status ks_Calc_register(prpc_server *server, const ks_Calc_ops *ops, void *user)

@@ -45,29 +45,61 @@ typedef struct ks_Sink_ops {
  * user is what prpc_call_user returns. */
 prpc_status ks_Sink_register(prpc_server *server, const ks_Sink_ops *ops, void *user);
 
-/* Replies, for handlers that called prpc_call_defer (any thread, once). */
-prpc_status ks_Sink_echo_scalars_reply(prpc_call *call, const ks_Scalars *result);
-prpc_status ks_Sink_echo_blobs_reply(prpc_call *call, const ks_Blobs *result);
-prpc_status ks_Sink_echo_node_reply(prpc_call *call, const ks_Node *result);
-prpc_status ks_Sink_echo_shape_reply(prpc_call *call, const ks_Shape *result);
-prpc_status ks_Sink_echo_bag_reply(prpc_call *call, const ks_Bag *result);
-prpc_status ks_Sink_echo_any_reply(prpc_call *call, prpc_any result);
-prpc_status ks_Sink_echo_string_reply(prpc_call *call, const char *result);
-prpc_status ks_Sink_echo_bytes_reply(prpc_call *call, prpc_bytes result);
-prpc_status ks_Sink_echo_f64_reply(prpc_call *call, double result);
-prpc_status ks_Sink_echo_maybe_reply(prpc_call *call, const char *result);
-prpc_status ks_Sink_add_reply(prpc_call *call, int64_t total, int64_t before, int64_t result);
-prpc_status ks_Sink_split_reply(prpc_call *call, const char *head, const char *tail);
-prpc_status ks_Sink_mix_reply(prpc_call *call, const ks_Scalars *s, const ks_Node *n, uint32_t *maybe, const ks_Shape *result);
-prpc_status ks_Sink_fail_reply(prpc_call *call);
-prpc_status ks_Sink_slow_reply(prpc_call *call, uint64_t result);
-prpc_status ks_Sink_count_reply(prpc_call *call, uint32_t result);
-prpc_status ks_Sink_hang_reply(prpc_call *call);
-prpc_status ks_Sink_touch_reply(prpc_call *call, uint32_t result);
-prpc_status ks_Sink_old_touch_reply(prpc_call *call);
+/* Replies, for handlers that called prpc_call_defer (any thread, once), and
+ * the encoders of the replies, as prpc_call_reply takes them. */
+void ks_Sink_echo_scalars_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_scalars_reply(prpc_call *call, const ks_Scalars *result) { return prpc_call_reply(call, ks_Sink_echo_scalars_reply_encode, result); }
+void ks_Sink_echo_blobs_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_blobs_reply(prpc_call *call, const ks_Blobs *result) { return prpc_call_reply(call, ks_Sink_echo_blobs_reply_encode, result); }
+void ks_Sink_echo_node_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_node_reply(prpc_call *call, const ks_Node *result) { return prpc_call_reply(call, ks_Sink_echo_node_reply_encode, result); }
+void ks_Sink_echo_shape_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_shape_reply(prpc_call *call, const ks_Shape *result) { return prpc_call_reply(call, ks_Sink_echo_shape_reply_encode, result); }
+void ks_Sink_echo_bag_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_bag_reply(prpc_call *call, const ks_Bag *result) { return prpc_call_reply(call, ks_Sink_echo_bag_reply_encode, result); }
+void ks_Sink_echo_any_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_any_reply(prpc_call *call, prpc_any result) { return prpc_call_reply(call, ks_Sink_echo_any_reply_encode, &result); }
+void ks_Sink_echo_string_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_string_reply(prpc_call *call, const char *result) { return prpc_call_reply(call, ks_Sink_echo_string_reply_encode, &result); }
+void ks_Sink_echo_bytes_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_bytes_reply(prpc_call *call, prpc_bytes result) { return prpc_call_reply(call, ks_Sink_echo_bytes_reply_encode, &result); }
+void ks_Sink_echo_f64_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_f64_reply(prpc_call *call, double result) { return prpc_call_reply(call, ks_Sink_echo_f64_reply_encode, &result); }
+void ks_Sink_echo_maybe_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_echo_maybe_reply(prpc_call *call, const char *result) { return prpc_call_reply(call, ks_Sink_echo_maybe_reply_encode, &result); }
+typedef struct ks_Sink_add_values {
+    int64_t result;
+    int64_t total;
+    int64_t before;
+} ks_Sink_add_values;
+void ks_Sink_add_reply_encode(prpc_encoder *enc, const void *values);
+static inline prpc_status ks_Sink_add_reply(prpc_call *call, int64_t total, int64_t before, int64_t result) { const ks_Sink_add_values values = {result, total, before}; return prpc_call_reply(call, ks_Sink_add_reply_encode, &values); }
+typedef struct ks_Sink_split_values {
+    const char *head;
+    const char *tail;
+} ks_Sink_split_values;
+void ks_Sink_split_reply_encode(prpc_encoder *enc, const void *values);
+static inline prpc_status ks_Sink_split_reply(prpc_call *call, const char *head, const char *tail) { const ks_Sink_split_values values = {head, tail}; return prpc_call_reply(call, ks_Sink_split_reply_encode, &values); }
+typedef struct ks_Sink_mix_values {
+    ks_Shape result;
+    ks_Scalars s;
+    ks_Node n;
+    uint32_t *maybe;
+} ks_Sink_mix_values;
+void ks_Sink_mix_reply_encode(prpc_encoder *enc, const void *values);
+static inline prpc_status ks_Sink_mix_reply(prpc_call *call, const ks_Scalars *s, const ks_Node *n, uint32_t *maybe, const ks_Shape *result) { const ks_Sink_mix_values values = {*result, *s, *n, maybe}; return prpc_call_reply(call, ks_Sink_mix_reply_encode, &values); }
+static inline prpc_status ks_Sink_fail_reply(prpc_call *call) { return prpc_call_reply(call, NULL, NULL); }
+void ks_Sink_slow_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_slow_reply(prpc_call *call, uint64_t result) { return prpc_call_reply(call, ks_Sink_slow_reply_encode, &result); }
+void ks_Sink_count_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_count_reply(prpc_call *call, uint32_t result) { return prpc_call_reply(call, ks_Sink_count_reply_encode, &result); }
+static inline prpc_status ks_Sink_hang_reply(prpc_call *call) { return prpc_call_reply(call, NULL, NULL); }
+void ks_Sink_touch_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Sink_touch_reply(prpc_call *call, uint32_t result) { return prpc_call_reply(call, ks_Sink_touch_reply_encode, &result); }
+static inline prpc_status ks_Sink_old_touch_reply(prpc_call *call) { return prpc_call_reply(call, NULL, NULL); }
 
 /* Raise the method's IDL error: `return ks_Sink_<method>_raise(call, ...);`. */
-prpc_status ks_Sink_fail_raise(prpc_call *call, ks_Error code, const char *message);
+static inline prpc_status ks_Sink_fail_raise(prpc_call *call, ks_Error code, const char *message) { return prpc_call_raise(call, (int64_t)code, message); }
 
 /** Something happened. */
 prpc_status ks_Sink_emit_poked(prpc_conn *conn, uint32_t value, const char *note);
@@ -90,8 +122,10 @@ typedef struct ks_Calc_ops {
  * user is what prpc_call_user returns. */
 prpc_status ks_Calc_register(prpc_server *server, const ks_Calc_ops *ops, void *user);
 
-/* Replies, for handlers that called prpc_call_defer (any thread, once). */
-prpc_status ks_Calc_neg_reply(prpc_call *call, int32_t result);
+/* Replies, for handlers that called prpc_call_defer (any thread, once), and
+ * the encoders of the replies, as prpc_call_reply takes them. */
+void ks_Calc_neg_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status ks_Calc_neg_reply(prpc_call *call, int32_t result) { return prpc_call_reply(call, ks_Calc_neg_reply_encode, &result); }
 
 #ifdef __cplusplus
 }

@@ -88,52 +88,22 @@ void kv_Entry_decode(prpc_decoder *dec, kv_Entry *v)
 /* ---- kv.Store */
 
 const prpc_method_desc kv_Store_methods[4] = {
-    {
-        .name = "put",
-        .wire_name = "kv.Store.put",
-        .signature = "u64 put(in string key, in bytes value) raises (kv.Error)",
-        .doc = "Stores a value; returns how many times this key was written.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 2,
-    },
-    {
-        .name = "get",
-        .wire_name = "kv.Store.get",
-        .signature = "bytes get(in string key) raises (kv.Error)",
-        .doc = "Reads a value.",
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 1,
-    },
-    {
-        .name = "stats",
-        .wire_name = "kv.Store.stats",
-        .signature = "void stats(out u64 count, out u64 bytes)",
-        .doc = NULL,
-        .flags = 0,
-        .timeout_ms = 0,
-        .nparams = 0,
-    },
-    {
-        .name = "set_quiet",
-        .wire_name = "kv.Store.set_quiet",
-        .signature = "oneway void set_quiet(in string key, in bytes value)",
-        .doc = NULL,
-        .flags = PRPC_METHOD_ONEWAY,
-        .timeout_ms = 0,
-        .nparams = 2,
-    },
+    {.name = "put", .wire_name = "kv.Store.put", .nparams = 2,
+     .signature = "u64 put(in string key, in bytes value) raises (kv.Error)",
+     .doc = "Stores a value; returns how many times this key was written."},
+    {.name = "get", .wire_name = "kv.Store.get", .nparams = 1,
+     .signature = "bytes get(in string key) raises (kv.Error)",
+     .doc = "Reads a value."},
+    {.name = "stats", .wire_name = "kv.Store.stats", .nparams = 0,
+     .signature = "void stats(out u64 count, out u64 bytes)"},
+    {.name = "set_quiet", .wire_name = "kv.Store.set_quiet", .nparams = 2, .flags = PRPC_METHOD_ONEWAY,
+     .signature = "oneway void set_quiet(in string key, in bytes value)"},
 };
 
 const prpc_event_desc kv_Store_events[1] = {
-    {
-        .name = "changed",
-        .wire_name = "kv.Store.changed",
-        .signature = "event changed(string key, u64 version)",
-        .doc = "A key changed.",
-        .nparams = 2,
-    },
+    {.name = "changed", .wire_name = "kv.Store.changed", .nparams = 2,
+     .signature = "event changed(string key, u64 version)",
+     .doc = "A key changed."},
 };
 
 const prpc_service_desc kv_Store_desc = {

@@ -3,7 +3,7 @@
  * Client stubs of module kv. */
 #include "kv_client.h"
 
-/* ---- kv.Store.put */
+/* ---- kv.Store */
 
 typedef struct kv_Store_put_args {
     const char *key;
@@ -25,19 +25,9 @@ static void kv_Store_put_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_u64(dec, result);
 }
 
-prpc_status kv_Store_put(prpc_client *client, const char *key, prpc_bytes value, prpc_arena *arena, uint64_t *result)
-{
-    return kv_Store_put_ex(client, NULL, key, value, arena, result);
-}
-
 prpc_status kv_Store_put_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_bytes value, prpc_arena *arena, uint64_t *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const kv_Store_put_args args = {key, value};
-
-    return prpc_client_call(client, &kv_Store_methods[0], kv_Store_put_args_encode, &args, kv_Store_put_result_decode, result, arena, opts);
+    return prpc_client_call(client, &kv_Store_methods[0], kv_Store_put_args_encode, &(const kv_Store_put_args){key, value}, kv_Store_put_result_decode, result, arena, opts);
 }
 
 static void kv_Store_put_done(const prpc_async_result *r)
@@ -48,21 +38,12 @@ static void kv_Store_put_done(const prpc_async_result *r)
     ((kv_Store_put_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status kv_Store_put_async(prpc_client *client, const char *key, prpc_bytes value, kv_Store_put_cb cb, void *user)
-{
-    return kv_Store_put_async_ex(client, NULL, key, value, cb, user);
-}
-
 prpc_status kv_Store_put_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_bytes value, kv_Store_put_cb cb, void *user)
 {
-    const kv_Store_put_args args = {key, value};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &kv_Store_methods[0], kv_Store_put_args_encode, &args, kv_Store_put_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &kv_Store_methods[0], kv_Store_put_args_encode, &(const kv_Store_put_args){key, value}, kv_Store_put_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- kv.Store.get */
 
 typedef struct kv_Store_get_args {
     const char *key;
@@ -82,19 +63,9 @@ static void kv_Store_get_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_bytes(dec, result);
 }
 
-prpc_status kv_Store_get(prpc_client *client, const char *key, prpc_arena *arena, prpc_bytes *result)
-{
-    return kv_Store_get_ex(client, NULL, key, arena, result);
-}
-
 prpc_status kv_Store_get_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_arena *arena, prpc_bytes *result)
 {
-    if (result == NULL)
-        return PRPC_ERR_INVALID_ARG;
-
-    const kv_Store_get_args args = {key};
-
-    return prpc_client_call(client, &kv_Store_methods[1], kv_Store_get_args_encode, &args, kv_Store_get_result_decode, result, arena, opts);
+    return prpc_client_call(client, &kv_Store_methods[1], kv_Store_get_args_encode, &(const kv_Store_get_args){key}, kv_Store_get_result_decode, result, arena, opts);
 }
 
 static void kv_Store_get_done(const prpc_async_result *r)
@@ -105,21 +76,12 @@ static void kv_Store_get_done(const prpc_async_result *r)
     ((kv_Store_get_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &result : NULL);
 }
 
-prpc_status kv_Store_get_async(prpc_client *client, const char *key, kv_Store_get_cb cb, void *user)
-{
-    return kv_Store_get_async_ex(client, NULL, key, cb, user);
-}
-
 prpc_status kv_Store_get_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, kv_Store_get_cb cb, void *user)
 {
-    const kv_Store_get_args args = {key};
-
     if (cb == NULL)
         return PRPC_ERR_INVALID_ARG;
-    return prpc_client_call_async(client, &kv_Store_methods[1], kv_Store_get_args_encode, &args, kv_Store_get_done, (prpc_fn)cb, user, opts, NULL);
+    return prpc_client_call_async(client, &kv_Store_methods[1], kv_Store_get_args_encode, &(const kv_Store_get_args){key}, kv_Store_get_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- kv.Store.stats */
 
 typedef struct kv_Store_stats_outs {
     uint64_t *count;
@@ -135,34 +97,20 @@ static void kv_Store_stats_result_decode(prpc_decoder *dec, void *p)
     prpc_dec_u64(dec, o->bytes);
 }
 
-prpc_status kv_Store_stats(prpc_client *client, uint64_t *count, uint64_t *bytes, prpc_arena *arena)
-{
-    return kv_Store_stats_ex(client, NULL, count, bytes, arena);
-}
-
 prpc_status kv_Store_stats_ex(prpc_client *client, const prpc_call_options *opts, uint64_t *count, uint64_t *bytes, prpc_arena *arena)
 {
     if (count == NULL || bytes == NULL)
         return PRPC_ERR_INVALID_ARG;
-
-    kv_Store_stats_outs outs = {count, bytes};
-
-    return prpc_client_call(client, &kv_Store_methods[2], NULL, NULL, kv_Store_stats_result_decode, &outs, arena, opts);
+    return prpc_client_call(client, &kv_Store_methods[2], NULL, NULL, kv_Store_stats_result_decode, &(kv_Store_stats_outs){count, bytes}, arena, opts);
 }
 
 static void kv_Store_stats_done(const prpc_async_result *r)
 {
     uint64_t count = 0;
     uint64_t bytes = 0;
-    kv_Store_stats_outs outs = {&count, &bytes};
-    prpc_status status = prpc_async_result_decode(r, kv_Store_stats_result_decode, &outs);
+    prpc_status status = prpc_async_result_decode(r, kv_Store_stats_result_decode, &(kv_Store_stats_outs){&count, &bytes});
 
     ((kv_Store_stats_cb)r->user_fn)(r->user, status, r->error, status == PRPC_OK ? &count : NULL, status == PRPC_OK ? &bytes : NULL);
-}
-
-prpc_status kv_Store_stats_async(prpc_client *client, kv_Store_stats_cb cb, void *user)
-{
-    return kv_Store_stats_async_ex(client, NULL, cb, user);
 }
 
 prpc_status kv_Store_stats_async_ex(prpc_client *client, const prpc_call_options *opts, kv_Store_stats_cb cb, void *user)
@@ -171,8 +119,6 @@ prpc_status kv_Store_stats_async_ex(prpc_client *client, const prpc_call_options
         return PRPC_ERR_INVALID_ARG;
     return prpc_client_call_async(client, &kv_Store_methods[2], NULL, NULL, kv_Store_stats_done, (prpc_fn)cb, user, opts, NULL);
 }
-
-/* ---- kv.Store.set_quiet */
 
 typedef struct kv_Store_set_quiet_args {
     const char *key;
@@ -189,9 +135,7 @@ static void kv_Store_set_quiet_args_encode(prpc_encoder *enc, const void *p)
 
 prpc_status kv_Store_set_quiet(prpc_client *client, const char *key, prpc_bytes value)
 {
-    const kv_Store_set_quiet_args args = {key, value};
-
-    return prpc_client_notify(client, &kv_Store_methods[3], kv_Store_set_quiet_args_encode, &args);
+    return prpc_client_notify(client, &kv_Store_methods[3], kv_Store_set_quiet_args_encode, &(const kv_Store_set_quiet_args){key, value});
 }
 
 /* ---- event kv.Store.changed */

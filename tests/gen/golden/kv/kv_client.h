@@ -13,24 +13,24 @@ extern "C" {
 /* ---- kv.Store */
 
 /** Stores a value; returns how many times this key was written. */
-prpc_status kv_Store_put(prpc_client *client, const char *key, prpc_bytes value, prpc_arena *arena, uint64_t *result);
 prpc_status kv_Store_put_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_bytes value, prpc_arena *arena, uint64_t *result);
+static inline prpc_status kv_Store_put(prpc_client *client, const char *key, prpc_bytes value, prpc_arena *arena, uint64_t *result) { return kv_Store_put_ex(client, NULL, key, value, arena, result); }
 typedef void (*kv_Store_put_cb)(void *user, prpc_status status, const prpc_remote_error *error, const uint64_t *result);
-prpc_status kv_Store_put_async(prpc_client *client, const char *key, prpc_bytes value, kv_Store_put_cb cb, void *user);
 prpc_status kv_Store_put_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_bytes value, kv_Store_put_cb cb, void *user);
+static inline prpc_status kv_Store_put_async(prpc_client *client, const char *key, prpc_bytes value, kv_Store_put_cb cb, void *user) { return kv_Store_put_async_ex(client, NULL, key, value, cb, user); }
 
 /** Reads a value. */
-prpc_status kv_Store_get(prpc_client *client, const char *key, prpc_arena *arena, prpc_bytes *result);
 prpc_status kv_Store_get_ex(prpc_client *client, const prpc_call_options *opts, const char *key, prpc_arena *arena, prpc_bytes *result);
+static inline prpc_status kv_Store_get(prpc_client *client, const char *key, prpc_arena *arena, prpc_bytes *result) { return kv_Store_get_ex(client, NULL, key, arena, result); }
 typedef void (*kv_Store_get_cb)(void *user, prpc_status status, const prpc_remote_error *error, const prpc_bytes *result);
-prpc_status kv_Store_get_async(prpc_client *client, const char *key, kv_Store_get_cb cb, void *user);
 prpc_status kv_Store_get_async_ex(prpc_client *client, const prpc_call_options *opts, const char *key, kv_Store_get_cb cb, void *user);
+static inline prpc_status kv_Store_get_async(prpc_client *client, const char *key, kv_Store_get_cb cb, void *user) { return kv_Store_get_async_ex(client, NULL, key, cb, user); }
 
-prpc_status kv_Store_stats(prpc_client *client, uint64_t *count, uint64_t *bytes, prpc_arena *arena);
 prpc_status kv_Store_stats_ex(prpc_client *client, const prpc_call_options *opts, uint64_t *count, uint64_t *bytes, prpc_arena *arena);
+static inline prpc_status kv_Store_stats(prpc_client *client, uint64_t *count, uint64_t *bytes, prpc_arena *arena) { return kv_Store_stats_ex(client, NULL, count, bytes, arena); }
 typedef void (*kv_Store_stats_cb)(void *user, prpc_status status, const prpc_remote_error *error, const uint64_t *count, const uint64_t *bytes);
-prpc_status kv_Store_stats_async(prpc_client *client, kv_Store_stats_cb cb, void *user);
 prpc_status kv_Store_stats_async_ex(prpc_client *client, const prpc_call_options *opts, kv_Store_stats_cb cb, void *user);
+static inline prpc_status kv_Store_stats_async(prpc_client *client, kv_Store_stats_cb cb, void *user) { return kv_Store_stats_async_ex(client, NULL, cb, user); }
 
 prpc_status kv_Store_set_quiet(prpc_client *client, const char *key, prpc_bytes value);
 

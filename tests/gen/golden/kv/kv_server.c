@@ -5,126 +5,75 @@
 
 /* ---- kv.Store */
 
-static void kv_Store_put_reply_encode(prpc_encoder *enc, const void *p)
+void kv_Store_put_reply_encode(prpc_encoder *enc, const void *p)
 {
     const uint64_t *result = p;
 
     prpc_enc_uint(enc, *result);
 }
 
-prpc_status kv_Store_put_reply(prpc_call *call, uint64_t result)
-{
-    return prpc_call_reply(call, kv_Store_put_reply_encode, &result);
-}
-
-prpc_status kv_Store_put_raise(prpc_call *call, kv_Error code, const char *message)
-{
-    return prpc_call_raise(call, (int64_t)code, message);
-}
-
-static prpc_status kv_Store_put_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status kv_Store_put_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const kv_Store_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *key = NULL;
     prpc_bytes value = {0};
     uint64_t result = 0;
-    prpc_status st;
 
     prpc_dec_str(dec, &key, NULL);
     prpc_dec_bytes(dec, &value);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->put(call, key, value, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return kv_Store_put_reply(call, result);
+    return prpc_call_complete(call, ops->put(call, key, value, &result), kv_Store_put_reply_encode, &result);
 }
 
-static void kv_Store_get_reply_encode(prpc_encoder *enc, const void *p)
+void kv_Store_get_reply_encode(prpc_encoder *enc, const void *p)
 {
     const prpc_bytes *result = p;
 
     prpc_enc_bin(enc, result->data, result->len);
 }
 
-prpc_status kv_Store_get_reply(prpc_call *call, prpc_bytes result)
-{
-    return prpc_call_reply(call, kv_Store_get_reply_encode, &result);
-}
-
-prpc_status kv_Store_get_raise(prpc_call *call, kv_Error code, const char *message)
-{
-    return prpc_call_raise(call, (int64_t)code, message);
-}
-
-static prpc_status kv_Store_get_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status kv_Store_get_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const kv_Store_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *key = NULL;
     prpc_bytes result = {0};
-    prpc_status st;
 
     prpc_dec_str(dec, &key, NULL);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->get(call, key, &result);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return kv_Store_get_reply(call, result);
+    return prpc_call_complete(call, ops->get(call, key, &result), kv_Store_get_reply_encode, &result);
 }
 
-typedef struct kv_Store_stats_values {
-    const uint64_t *count;
-    const uint64_t *bytes;
-} kv_Store_stats_values;
-
-/* [result, outs...] */
-static void kv_Store_stats_reply_encode(prpc_encoder *enc, const void *p)
+void kv_Store_stats_reply_encode(prpc_encoder *enc, const void *p)
 {
     const kv_Store_stats_values *v = p;
 
     prpc_enc_array(enc, 2);
-    prpc_enc_uint(enc, *v->count);
-    prpc_enc_uint(enc, *v->bytes);
+    prpc_enc_uint(enc, v->count);
+    prpc_enc_uint(enc, v->bytes);
 }
 
-prpc_status kv_Store_stats_reply(prpc_call *call, uint64_t count, uint64_t bytes)
-{
-    const kv_Store_stats_values values = {&count, &bytes};
-
-    return prpc_call_reply(call, kv_Store_stats_reply_encode, &values);
-}
-
-static prpc_status kv_Store_stats_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status kv_Store_stats_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const kv_Store_ops *ops = table;
-    uint64_t count = 0;
-    uint64_t bytes = 0;
-    prpc_status st;
+    kv_Store_stats_values values = {0};
 
-    (void)params;
-    st = ops->stats(call, &count, &bytes);
-    if (st != PRPC_OK || prpc_call_is_deferred(call))
-        return st;
-    return kv_Store_stats_reply(call, count, bytes);
+    (void)dec;
+    return prpc_call_complete(call, ops->stats(call, &values.count, &values.bytes), kv_Store_stats_reply_encode, &values);
 }
 
-static prpc_status kv_Store_set_quiet_invoke(prpc_call *call, const void *table, prpc_decoder *params)
+static prpc_status kv_Store_set_quiet_invoke(prpc_call *call, const void *table, prpc_decoder *dec)
 {
     const kv_Store_ops *ops = table;
-    prpc_decoder *dec = params;
     const char *key = NULL;
     prpc_bytes value = {0};
-    prpc_status st;
 
     prpc_dec_str(dec, &key, NULL);
     prpc_dec_bytes(dec, &value);
     if (prpc_dec_status(dec) != PRPC_OK)
         return prpc_dec_status(dec);
-    st = ops->set_quiet(call, key, value);
-    return st; /* oneway: nothing is replied */
+    return ops->set_quiet(call, key, value); /* oneway: nothing is replied */
 }
 
 prpc_status kv_Store_register(prpc_server *server, const kv_Store_ops *ops, void *user)
@@ -157,14 +106,10 @@ static void kv_Store_changed_args_encode(prpc_encoder *enc, const void *p)
 
 prpc_status kv_Store_emit_changed(prpc_conn *conn, const char *key, uint64_t version)
 {
-    const kv_Store_changed_args args = {key, version};
-
-    return prpc_conn_emit(conn, &kv_Store_events[0], kv_Store_changed_args_encode, &args);
+    return prpc_conn_emit(conn, &kv_Store_events[0], kv_Store_changed_args_encode, &(const kv_Store_changed_args){key, version});
 }
 
 prpc_status kv_Store_broadcast_changed(prpc_server *server, const char *key, uint64_t version, size_t *sent)
 {
-    const kv_Store_changed_args args = {key, version};
-
-    return prpc_server_broadcast(server, &kv_Store_events[0], kv_Store_changed_args_encode, &args, sent);
+    return prpc_server_broadcast(server, &kv_Store_events[0], kv_Store_changed_args_encode, &(const kv_Store_changed_args){key, version}, sent);
 }

@@ -25,14 +25,22 @@ typedef struct kv_Store_ops {
  * user is what prpc_call_user returns. */
 prpc_status kv_Store_register(prpc_server *server, const kv_Store_ops *ops, void *user);
 
-/* Replies, for handlers that called prpc_call_defer (any thread, once). */
-prpc_status kv_Store_put_reply(prpc_call *call, uint64_t result);
-prpc_status kv_Store_get_reply(prpc_call *call, prpc_bytes result);
-prpc_status kv_Store_stats_reply(prpc_call *call, uint64_t count, uint64_t bytes);
+/* Replies, for handlers that called prpc_call_defer (any thread, once), and
+ * the encoders of the replies, as prpc_call_reply takes them. */
+void kv_Store_put_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status kv_Store_put_reply(prpc_call *call, uint64_t result) { return prpc_call_reply(call, kv_Store_put_reply_encode, &result); }
+void kv_Store_get_reply_encode(prpc_encoder *enc, const void *result);
+static inline prpc_status kv_Store_get_reply(prpc_call *call, prpc_bytes result) { return prpc_call_reply(call, kv_Store_get_reply_encode, &result); }
+typedef struct kv_Store_stats_values {
+    uint64_t count;
+    uint64_t bytes;
+} kv_Store_stats_values;
+void kv_Store_stats_reply_encode(prpc_encoder *enc, const void *values);
+static inline prpc_status kv_Store_stats_reply(prpc_call *call, uint64_t count, uint64_t bytes) { const kv_Store_stats_values values = {count, bytes}; return prpc_call_reply(call, kv_Store_stats_reply_encode, &values); }
 
 /* Raise the method's IDL error: `return kv_Store_<method>_raise(call, ...);`. */
-prpc_status kv_Store_put_raise(prpc_call *call, kv_Error code, const char *message);
-prpc_status kv_Store_get_raise(prpc_call *call, kv_Error code, const char *message);
+static inline prpc_status kv_Store_put_raise(prpc_call *call, kv_Error code, const char *message) { return prpc_call_raise(call, (int64_t)code, message); }
+static inline prpc_status kv_Store_get_raise(prpc_call *call, kv_Error code, const char *message) { return prpc_call_raise(call, (int64_t)code, message); }
 
 /** A key changed. */
 prpc_status kv_Store_emit_changed(prpc_conn *conn, const char *key, uint64_t version);
