@@ -40,11 +40,14 @@ function(piperpc_generate)
   get_filename_component(PG_OUT_DIR "${PG_OUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
   file(MAKE_DIRECTORY "${PG_OUT_DIR}")
 
-  # Which idlc.
+  # Which idlc. The output depends on it too, so that a new idlc (another
+  # version, another generator) regenerates the files it would write
+  # differently, whether it is a target of this build or a file.
   set(_idlc "")
   set(_idlc_dep "")
   if(IDLC_EXECUTABLE)
     set(_idlc "${IDLC_EXECUTABLE}")
+    set(_idlc_dep "${IDLC_EXECUTABLE}")
   elseif(TARGET piperpc::idlc)
     # An ALIAS in the piperpc tree, an IMPORTED target from an install.
     get_target_property(_real piperpc::idlc ALIASED_TARGET)
@@ -59,6 +62,7 @@ function(piperpc_generate)
       message(FATAL_ERROR "piperpc_generate: no idlc found (set IDLC_EXECUTABLE)")
     endif()
     set(_idlc "${PIPERPC_IDLC_PROGRAM}")
+    set(_idlc_dep "${PIPERPC_IDLC_PROGRAM}")
   endif()
 
   set(_parts "")
