@@ -156,9 +156,9 @@ expect 1 "" call "$foreign" product '[1, 2, 3]'
 grep -q "no such method" "$tmp/err" && ok "the foreign error object (a string) is shown" || bad "stderr: $(cat "$tmp/err")"
 
 echo "== a server that goes away"
-"$prpc" --timeout 20000 watch "$kv" >/dev/null 2>&1 &
+"$prpc" --timeout 20000 watch "$kv" >/dev/null 2>"$tmp/gone.err" &
 wpid=$!
-sleep 0.3
+for _ in $(seq 200); do grep -q "watching" "$tmp/gone.err" && break; sleep 0.05; done
 kill -TERM "${pids[0]}"; wait "${pids[0]}"
 wait "$wpid"; rc=$?
 [ "$rc" -eq 3 ] && ok "watch exits 3 when the server stops" || bad "watch after server stop: $rc"

@@ -118,6 +118,33 @@ static void sleep_1ms(void)
     nanosleep(&ts, NULL);
 }
 
+static const char *exec_log;
+
+void rt_set_exec_log(const char *path)
+{
+    exec_log = path;
+}
+
+/* Appends "<n>\n" to the execution log, if there is one. */
+static void exec_log_append(uint32_t n)
+{
+    if (exec_log == NULL)
+        return;
+    /* One small append: whole lines even from several processes. */
+    FILE *f = fopen(exec_log, "a");
+    if (f != NULL) {
+        fprintf(f, "%u\n", n);
+        fclose(f);
+    }
+}
+
+static atomic_int sleeping;
+
+int rt_sleeping(void)
+{
+    return atomic_load(&sleeping);
+}
+
 static prpc_status inv_sleep(prpc_call *call, const void *ops, prpc_decoder *p)
 {
     (void)ops;
@@ -125,12 +152,17 @@ static prpc_status inv_sleep(prpc_call *call, const void *ops, prpc_decoder *p)
     prpc_dec_u32(p, &ms);
     if (prpc_dec_status(p) != PRPC_OK)
         return prpc_dec_status(p);
-    for (uint32_t i = 0; i < ms; i++) {
+    atomic_fetch_add(&sleeping, 1);
+    exec_log_append(ms);
+    prpc_status st = PRPC_OK;
+    for (uint32_t i = 0; i < ms && st == PRPC_OK; i++) {
         if (prpc_call_cancelled(call))
-            return PRPC_ERR_CANCELLED;
-        sleep_1ms();
+            st = PRPC_ERR_CANCELLED;
+        else
+            sleep_1ms();
     }
-    return prpc_call_reply(call, enc_u32, &ms);
+    atomic_fetch_sub(&sleeping, 1);
+    return st == PRPC_OK ? prpc_call_reply(call, enc_u32, &ms) : st;
 }
 
 static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -194,13 +226,6 @@ static prpc_status inv_stats(prpc_call *call, const void *ops, prpc_decoder *p)
     return prpc_call_reply(call, enc_u64x3, v);
 }
 
-static const char *exec_log;
-
-void rt_set_exec_log(const char *path)
-{
-    exec_log = path;
-}
-
 typedef struct work_job {
     prpc_call *call;
     uint32_t ms, tag;
@@ -232,14 +257,7 @@ static prpc_status inv_work(prpc_call *call, const void *ops, prpc_decoder *p)
     prpc_dec_u32(p, &tag);
     if (prpc_dec_status(p) != PRPC_OK)
         return prpc_dec_status(p);
-    if (exec_log != NULL) {
-        /* One small append: whole lines even from several processes. */
-        FILE *f = fopen(exec_log, "a");
-        if (f != NULL) {
-            fprintf(f, "%u\n", tag);
-            fclose(f);
-        }
-    }
+    exec_log_append(tag);
     work_job *j = malloc(sizeof *j);
     if (j == NULL)
         return PRPC_ERR_NO_MEMORY;

@@ -5,7 +5,8 @@
  *   interface Echo {
  *     bytes echo(bytes data);
  *     i64 add(i64 a, i64 b);
- *     u32 sleep(u32 ms);          // returns early, cancelled, if the call is cancelled
+ *     u32 sleep(u32 ms);          // logs ms, sleeps ms; returns early, cancelled,
+ *                                 // if the call is cancelled
  *     void hold();                // deferred until release()
  *     u32 release();              // answers every held call; returns how many
  *     void nest(any value);
@@ -59,9 +60,15 @@ prpc_status rt_nest(prpc_client *c, uint32_t depth);
 prpc_status rt_stats(prpc_client *c, uint64_t out[3]);
 prpc_status rt_pid(prpc_client *c, uint32_t *out);
 
-/* work and work_idem append "<tag>\n" to this file when they start (NULL:
- * nowhere), so a test sees how often a call ran, across server processes. */
+/* work and work_idem append "<tag>\n" to this file when they start, sleep
+ * appends "<ms>\n" (NULL: nowhere), so a test sees how often a call ran,
+ * or that it is running, across server processes. */
 void rt_set_exec_log(const char *path);
+
+/* How many sleep calls this process's servers are running now: a test with
+ * a server in its own process waits for this instead of guessing how long
+ * a call takes to get there. */
+int rt_sleeping(void);
 
 /* A counting allocator for the server process (live allocations, bytes). */
 void rt_install_counting_allocator(void);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "rt_proc.h"
 #include "platform/platform.h"
 #include "rt_service.h"
+#include "support/test_wait.h"
 
 static pid_t g_server;
 
@@ -254,7 +256,8 @@ static void test_limit_handshake_and_half_message(void **state)
     assert_true(half >= 0);
     const uint8_t part[] = {0x94, 0x00, 0x01};
     assert_int_equal(send(half, part, sizeof part, MSG_NOSIGNAL), (ssize_t)sizeof part);
-    /* Within the limit: a whole ping after 150 ms is served. */
+    /* Within the limit: a whole ping after 150 ms is served (a fixed time:
+     * what it shows is that the server does NOT close it). */
     int timely = raw_connect(ep);
     prpc__sleep_ms(150);
     const uint8_t ping[] = {0x94, 0x00, 0x07, 0xa8, 'r', 'p', 'c', '.', 'p', 'i', 'n', 'g', 0x90};
@@ -279,23 +282,58 @@ static void test_limit_handshake_and_half_message(void **state)
     stop_server();
 }
 
+/* When a client saw its connection close for good (prpc__now_ms), else 0. */
+static void on_closed(void *user, prpc_client *client, prpc_client_state state, prpc_status why)
+{
+    (void)client;
+    (void)why;
+    if (state == PRPC_CLIENT_CLOSED)
+        atomic_store((atomic_ullong *)user, prpc__now_ms());
+}
+
+static prpc_status on_no_event(const prpc_event_delivery *d)
+{
+    (void)d;
+    return PRPC_OK;
+}
+
 static void test_limit_idle(void **state)
 {
     (void)state;
-    /* Wide margins on both sides: a loaded machine (sanitizers, parallel
-     * tests) can delay a call by a few hundred ms. */
     const char *const opts[] = {"--idle", "1000", NULL};
     char ep[512];
     start_server(opts, "idle", ep, sizeof ep);
-    prpc_client *quiet = connect_ok(ep, PRPC_TIMEOUT_INFINITE);
+    /* The quiet client has no keepalive, and an event handler, which keeps
+     * its background receiver reading: it sees the server close the
+     * connection when that happens, not only at its next call. */
+    atomic_ullong closed_at = 0;
+    prpc_client_options o;
+    memset(&o, 0, sizeof o);
+    o.connect_timeout_ms = 5000;
+    o.keepalive_ms = PRPC_TIMEOUT_INFINITE;
+    o.on_state = on_closed;
+    o.on_state_user = &closed_at;
+    prpc_client *quiet = NULL;
+    assert_int_equal(prpc_client_connect(ep, &o, &quiet), PRPC_OK);
+    assert_int_equal(prpc_client_on_event(quiet, &rt_tick_event, on_no_event, NULL, NULL),
+                     PRPC_OK);
     prpc_client *alive = connect_ok(ep, 100); /* keepalive pings every 100 ms */
     int64_t sum;
     assert_int_equal(rt_add(quiet, 1, 2, &sum), PRPC_OK);
-    prpc__sleep_ms(300); /* under the limit */
+    /* A fixed time under the limit: the connection must NOT close. */
+    prpc__sleep_ms(300);
+    uint64_t last_sent = prpc__now_ms();
     assert_int_equal(rt_add(quiet, 1, 2, &sum), PRPC_OK);
-    prpc__sleep_ms(2500); /* past it */
+    /* Past the limit the server closes it: not before a second of silence
+     * since it received that call (the clock is the same in both
+     * processes), and within the wait's deadline, however slow the
+     * machine. */
+    TEST_WAIT_UNTIL(atomic_load(&closed_at) != 0, TEST_WAIT_MS);
+    assert_true(atomic_load(&closed_at) != 0);
+    assert_true(atomic_load(&closed_at) >= last_sent + 1000);
     prpc_status st = rt_add(quiet, 1, 2, &sum);
     assert_true(st == PRPC_ERR_CLOSED || st == PRPC_ERR_UNAVAILABLE);
+    /* The client with keepalive pings stays. */
     assert_int_equal(rt_add(alive, 1, 2, &sum), PRPC_OK);
     prpc_client_destroy(quiet);
     prpc_client_destroy(alive);
@@ -409,6 +447,13 @@ static void test_fault_thousand_connections(void **state)
     stop_server();
 }
 
+/* The size of a file; 0 when it does not exist. */
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
 /* A server in this process, stopped while calls are in flight. */
 typedef struct sleeper {
     prpc_client *client;
@@ -432,7 +477,12 @@ static void *sleeper_main(void *arg)
  * connections (nhammers canaries calling without pause). */
 static void slow_handler_case(const char *threads, int nhammers)
 {
-    const char *const opts[] = {"--threads", threads, NULL};
+    /* The server logs the slow call's start, so the fast calls below are
+     * made while it runs. */
+    char log[128];
+    snprintf(log, sizeof log, "/tmp/prpc-slow-%d.log", (int)getpid());
+    unlink(log);
+    const char *const opts[] = {"--threads", threads, "--exec-log", log, NULL};
     char ep[512];
     start_server(opts, "slow", ep, sizeof ep);
     prpc_client *slow_c = connect_ok(ep, 0);
@@ -449,7 +499,8 @@ static void slow_handler_case(const char *threads, int nhammers)
     sleeper slow = {slow_c, 1500, 0, 0};
     pthread_t t;
     pthread_create(&t, NULL, sleeper_main, &slow);
-    prpc__sleep_ms(100);
+    TEST_WAIT_UNTIL(file_size(log) > 0, TEST_WAIT_MS);
+    assert_true(file_size(log) > 0);
     uint64_t t0 = prpc__now_ms();
     int64_t sum;
     for (int i = 0; i < 20; i++)
@@ -472,6 +523,7 @@ static void slow_handler_case(const char *threads, int nhammers)
     prpc_client_destroy(slow_c);
     prpc_client_destroy(fast_c);
     stop_server();
+    unlink(log);
 }
 
 static void test_slow_handler_blocks_no_one_else(void **state)
@@ -526,7 +578,9 @@ static void test_limit_pool_threads(void **state)
     assert_int_equal(process_threads(), before);
 }
 
-/* Calls once the drain has begun (stop starts 50 ms in and drains 600). */
+/* Calls, a millisecond apart, until one fails: the first call that fails
+ * is one that reached the server once its drain had begun (the drain lasts
+ * 600 ms, a call takes far less). */
 typedef struct late_caller {
     prpc_client *client;
     prpc_status st;
@@ -535,9 +589,12 @@ typedef struct late_caller {
 static void *late_main(void *arg)
 {
     late_caller *l = arg;
-    prpc__sleep_ms(300);
     int64_t sum;
-    l->st = rt_add(l->client, 1, 1, &sum);
+    uint64_t until = prpc__now_ms() + TEST_WAIT_MS;
+    do {
+        prpc__sleep_ms(1);
+        l->st = rt_add(l->client, 1, 1, &sum);
+    } while (l->st == PRPC_OK && prpc__now_ms() < until);
     return NULL;
 }
 
@@ -560,8 +617,10 @@ static void test_fault_stop_with_calls_in_flight(void **state)
     pthread_t t1, t2, t3;
     pthread_create(&t1, NULL, sleeper_main, &quick);
     pthread_create(&t2, NULL, sleeper_main, &slow);
+    /* Both calls are in flight: their handlers run. */
+    TEST_WAIT_UNTIL(rt_sleeping() == 2, TEST_WAIT_MS);
+    assert_int_equal(rt_sleeping(), 2);
     pthread_create(&t3, NULL, late_main, &late);
-    prpc__sleep_ms(50);
     uint64_t t0 = prpc__now_ms();
     assert_int_equal(prpc_server_stop(server, 600), PRPC_OK);
     uint64_t stop_took = prpc__now_ms() - t0;

@@ -25,10 +25,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "piperpc/piperpc.h"
+#include "support/test_wait.h"
 
 typedef struct foreign {
     int lfd;
@@ -163,12 +163,6 @@ static const prpc_method_desc add_method = {"add", "calc.add", "i64 add(i64 a, i
 static const prpc_method_desc mul_method = {"mul", "calc.mul", "i64 mul(i64 a, i64 b)", NULL, 0,
                                             0, 2};
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void run_against(int type, const char *suffix)
 {
     foreign f;
@@ -199,10 +193,12 @@ static void run_against(int type, const char *suffix)
     assert_non_null(strstr(prpc_client_last_error()->message, "no such method"));
 
     /* Idle for several keepalive periods, each ping answered with an error:
-     * the link stays up. */
+     * the link stays up. A ping goes out 100 ms after the last message, so
+     * five more mean at least 500 ms of pings answered only with errors,
+     * past keepalive_ms + keepalive_timeout_ms. */
     int before = atomic_load(&f.pings);
-    sleep_ms(800);
-    assert_true(atomic_load(&f.pings) >= before + 2);
+    TEST_WAIT_UNTIL(atomic_load(&f.pings) >= before + 5, TEST_WAIT_MS);
+    assert_true(atomic_load(&f.pings) >= before + 5);
     ab[0] = 40;
     ab[1] = 2;
     assert_int_equal(prpc_client_call(c, &add_method, encode_add, ab, decode_i64, &sum, NULL, NULL),

@@ -23,6 +23,7 @@
 
 #include "platform/platform.h"
 #include "rt_service.h"
+#include "support/test_wait.h"
 
 static prpc_server *g_server;
 static char g_ep[256];
@@ -222,7 +223,9 @@ static void test_cancel_leader(void **state)
     sleeper s = {.c = c, .ms = 3000, .timeout_ms = 20000};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, sleep_call, &s), 0);
-    prpc__sleep_ms(150);
+    /* The server runs the call: its request went out, and the caller leads. */
+    TEST_WAIT_UNTIL(rt_sleeping() == 1, TEST_WAIT_MS);
+    assert_int_equal(rt_sleeping(), 1);
     /* The id is written in the calling thread with no ordering this thread
      * could see, so cancel by what it must be: call ids count from 1, and
      * the connect's check is made before the client exists (it takes no
@@ -319,7 +322,8 @@ static void test_destroy_under_leader(void **state)
     sleeper s = {.c = c, .ms = 3000, .timeout_ms = 20000};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, sleep_call, &s), 0);
-    prpc__sleep_ms(100);
+    TEST_WAIT_UNTIL(rt_sleeping() == 1, TEST_WAIT_MS); /* the caller leads */
+    assert_int_equal(rt_sleeping(), 1);
     uint64_t t0 = prpc__now_ms();
     prpc_client_destroy(c);
     pthread_join(th, NULL);
@@ -335,7 +339,8 @@ static void test_server_gone_under_leader(void **state)
     sleeper s = {.c = c, .ms = 3000, .timeout_ms = 20000};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, sleep_call, &s), 0);
-    prpc__sleep_ms(100);
+    TEST_WAIT_UNTIL(rt_sleeping() == 1, TEST_WAIT_MS); /* the caller leads */
+    assert_int_equal(rt_sleeping(), 1);
     prpc_server_stop(g_server, 0);
     prpc_server_destroy(g_server);
     g_server = NULL;

@@ -25,6 +25,7 @@
 #include "rt_proc.h"
 #include "platform/platform.h"
 #include "rt_service.h"
+#include "support/test_wait.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -114,6 +115,22 @@ static void dec_u32(prpc_decoder *d, void *v)
 static void enc_u32(prpc_encoder *e, const void *v)
 {
     prpc_enc_uint(e, *(const uint32_t *)v);
+}
+
+/* The client's reconnect attempts so far. */
+static uint64_t attempts(prpc_client *c)
+{
+    prpc_client_stats st;
+    prpc_client_get_stats(c, &st);
+    return st.reconnect_attempts;
+}
+
+/* Reads the client's stats into st: true once `pending` calls are pending
+ * and at least `tries` reconnect attempts were made. */
+static bool stats_show(prpc_client *c, prpc_client_stats *st, uint32_t pending, uint64_t tries)
+{
+    prpc_client_get_stats(c, st);
+    return st->pending == pending && st->reconnect_attempts >= tries;
 }
 
 /* The state changes a client reported, in order. */
@@ -271,8 +288,10 @@ static void test_reconnect_resends_only_idempotent(void **state)
     assert_true(prpc__now_ms() - killed < 3000);
     assert_true(wait_state(&s, 0, PRPC_CLIENT_RECONNECTING, 3000) != 0);
 
-    /* Down for a while (the client keeps trying), then back. */
-    prpc__sleep_ms(300);
+    /* Down until the client has tried and failed at least once (a second
+     * attempt starts only after the first one failed), then back. */
+    TEST_WAIT_UNTIL(attempts(c) >= 2, TEST_WAIT_MS);
+    assert_true(attempts(c) >= 2);
     g_server = start_server(ep);
     pthread_join(idem.th, NULL);
     assert_int_equal(idem.st, PRPC_OK);
@@ -340,16 +359,17 @@ static void test_reconnect_while_down(void **state)
     uint64_t took = prpc__now_ms() - t0;
     assert_true(took >= 290 && took < 2000);
 
-    /* Waits, and succeeds once the server is back. */
+    /* Waits, and succeeds once the server is back: the call is kept
+     * (pending) while the client goes on trying. */
     worker w;
     work_start(&w, c, RT_WORK_IDEM, 0, 8, 15000);
-    prpc__sleep_ms(1000);
     prpc_client_stats st;
-    prpc_client_get_stats(c, &st);
+    TEST_WAIT_UNTIL(stats_show(c, &st, 1, 3), TEST_WAIT_MS);
     uint64_t down_for = prpc__now_ms() - down_at;
-    /* Delays of 32-40, 64-80, then 128-160 ms: about 8 attempts in a
-     * second; fewer under load, never more than one per min_ms. */
+    assert_int_equal(st.pending, 1);
     assert_true(st.reconnect_attempts >= 3);
+    /* Delays of 32-40, 64-80, then 128-160 ms: never more than one attempt
+     * per min_ms (less its jitter), however long the wait above took. */
     assert_true(st.reconnect_attempts <= 2 + down_for / 32);
     uint64_t back = prpc__now_ms();
     g_server = start_server(ep);
@@ -456,6 +476,9 @@ static void test_reconnect_off_unchanged(void **state)
     pthread_join(w.th, NULL);
     assert_int_equal(w.st, PRPC_ERR_CLOSED);
     g_server = start_server(ep);
+    /* A fixed time, not a condition: this shows that the client does NOT
+     * reconnect. One that did would have tried by now: the first attempt
+     * comes at once, the next after reconnect_min_ms (100 ms by default). */
     prpc__sleep_ms(200);
     int64_t sum = 0;
     assert_int_equal(rt_add(c, 1, 2, &sum), PRPC_ERR_CLOSED);

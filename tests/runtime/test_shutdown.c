@@ -126,6 +126,9 @@ static int child_request(void)
     for (int i = 0; i < 3; i++)
         if (pthread_create(&t[i], NULL, waiter, NULL) != 0)
             return 1;
+    /* A fixed time, not a condition: no waiter may wake without a request
+     * (and they are asleep in the wait when it comes; one that is not yet
+     * would find the latch set, so the checks below hold either way). */
     sleep_ms(100);
     if (atomic_load(&woken) != 0)
         return 2; /* woke with nothing to wake for */
@@ -166,6 +169,8 @@ static int child_request_from_handler(void)
     pthread_t t;
     if (pthread_create(&t, NULL, waiter, NULL) != 0)
         return 2;
+    /* Most likely asleep in the wait by now; a request made before it
+     * waits is latched, so the result holds either way. */
     sleep_ms(50);
     kill(getpid(), SIGUSR1);
     pthread_join(t, NULL);
@@ -192,9 +197,10 @@ static int child_signal(void)
     if (prpc_shutdown_wait(5000, &ev) != PRPC_OK || ev != PRPC_SHUTDOWN_SIGNAL)
         return 2;
     /* Still alive after the first; the second ends the process with the
-     * signal's default action, which the parent checks. */
+     * signal's default action, which the parent checks. The sleep is only
+     * a deadline: the process ends as soon as the signal is delivered. */
     kill(getpid(), the_signal);
-    sleep_ms(2000);
+    sleep_ms(20000);
     return 3;
 }
 
@@ -251,7 +257,10 @@ static void test_shutdown_signal_wakes_a_waiter(void **state)
     char buf[16] = {0};
     assert_true(read(out[0], buf, sizeof buf - 1) > 0); /* watching from now on */
     close(out[0]);
-    sleep_ms(100); /* let it block in the wait */
+    /* Lets it block in the wait. A signal that came before would be
+     * latched and the child would pass anyway: this only makes the case
+     * test what its name says most of the time. */
+    sleep_ms(100);
     assert_int_equal(kill(pid, SIGTERM), 0);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -259,6 +268,9 @@ static void test_shutdown_signal_wakes_a_waiter(void **state)
 }
 
 /* ---------------------------------------------------------------- stdin */
+
+/* Where child_stdin reports that its timed wait is over. */
+static int g_report_fd = -1;
 
 static int child_stdin(void)
 {
@@ -268,6 +280,9 @@ static int child_stdin(void)
     /* The parent writes, but keeps the pipe open for now: data is no end. */
     if (prpc_shutdown_wait(300, &ev) != PRPC_ERR_TIMEOUT || ev != 0)
         return 2;
+    /* Only now may the parent close the pipe. */
+    if (write(g_report_fd, "w", 1) != 1)
+        return 4;
     if (prpc_shutdown_wait(10000, &ev) != PRPC_OK || ev != PRPC_SHUTDOWN_STDIN)
         return 3;
     return 0;
@@ -276,25 +291,34 @@ static int child_stdin(void)
 static void test_shutdown_stdin_end_after_data(void **state)
 {
     (void)state;
-    int in[2];
+    int in[2], report[2];
     assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(report), 0);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(in[0], STDIN_FILENO);
         close(in[1]);
+        close(report[0]);
+        g_report_fd = report[1];
         _exit(child_stdin());
     }
     close(in[0]);
+    close(report[1]);
     char junk[10000];
     memset(junk, 'x', sizeof junk); /* more than one read of the waiter */
     assert_int_equal(write(in[1], junk, sizeof junk), (ssize_t)sizeof junk);
-    sleep_ms(500); /* past the child's 300 ms wait that must time out */
+    /* Past the child's 300 ms wait that must time out: it says so (or
+     * exits, which ends the read too, and its status tells why). */
+    char w = 0;
+    ssize_t n = read(report[0], &w, 1);
+    close(report[0]);
     close(in[1]);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     expect_exit_0(status);
+    assert_int_equal(n, 1);
 }
 
 static int child_stdin_null(void)

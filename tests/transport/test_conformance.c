@@ -458,7 +458,8 @@ static void test_conn_handshake_timeout(void **state)
     prpc__tconn_destroy(c);
     assert_int_equal(echo_wait_ended(&ss.srv, 1, WAIT_MS), 1);
     assert_int_equal(ss.srv.last_end, PRPC_ERR_TIMEOUT);
-    /* A client that talks in time is not affected. */
+    /* A client that talks in time is not affected: a fixed time past the
+     * handshake timeout, in which the server must NOT close it. */
     c = session_dial(&ss, NULL, 0);
     echo_one(c, 10, 1);
     prpc__sleep_ms(300);
@@ -610,6 +611,8 @@ static void test_conn_destroy_silences_callbacks(void **state)
         memset(a, 0xa5, sizeof *a);
         free(a);
     }
+    /* A fixed time, not a condition: a callback that (wrongly) came after
+     * its destroy would run by now, on freed state. */
     prpc__sleep_ms(50);
     prpc__iopool_stop(pool);
     prpc__iopool_free(pool);

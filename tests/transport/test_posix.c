@@ -650,6 +650,7 @@ static void test_pool_timers_and_tasks(void **state)
     while (t.n < 4 && prpc__cond_wait_until(&t.cond, &t.lock, now + 5000) == PRPC_OK) {
     }
     prpc__mutex_unlock(&t.lock);
+    /* A fixed time, not a condition: the cancelled timer must NOT fire. */
     prpc__sleep_ms(100);
     assert_int_equal(t.n, 4);
     assert_int_equal(t.order[0], 9);

@@ -248,6 +248,7 @@ static void test_pool_tasks_and_timers(void **state)
     until = DEADLINE(5000);
     while (g_count.norder < 3 && prpc__now_ms() < until)
         prpc__sleep_ms(1);
+    /* A fixed time, not a condition: the cancelled timer must NOT fire. */
     prpc__sleep_ms(100);
     assert_int_equal(g_count.norder, 3);
     assert_int_equal(g_count.order[0], 2);

@@ -54,6 +54,7 @@ static int child_request(void)
     for (int i = 0; i < 3; i++)
         if ((t[i] = CreateThread(NULL, 0, waiter, NULL, 0, NULL)) == NULL)
             return 1;
+    /* A fixed time, not a condition: no waiter may wake without a request. */
     Sleep(100);
     if (woken != 0)
         return 2;
@@ -80,6 +81,9 @@ static int child_stdin(void)
     /* The parent writes, but keeps the pipe open for now: data is no end. */
     if (prpc_shutdown_wait(300, &ev) != PRPC_ERR_TIMEOUT || ev != 0)
         return 2;
+    /* Only now may the parent close the pipe. */
+    printf("waited\n");
+    fflush(stdout);
     if (prpc_shutdown_wait(20000, &ev) != PRPC_OK || ev != PRPC_SHUTDOWN_STDIN)
         return 3;
     return 0;
@@ -147,12 +151,15 @@ static void test_shutdown_stdin_end_after_data(void **state)
     DWORD n = 0;
     assert_true(WriteFile(p.in, junk, sizeof junk, &n, NULL));
     assert_int_equal(n, sizeof junk);
-    Sleep(600); /* past the child's 300 ms wait that must time out */
+    /* Past the child's 300 ms wait that must time out: it says so (or
+     * exits, and its status tells why). */
+    bool waited = wproc_read_line(&p, line, sizeof line, 20000) && strcmp(line, "waited") == 0;
     wproc_close_stdin(&p);
     DWORD rc = wproc_wait(&p, 30000);
     if (rc != 0)
         print_error("child stdin: status %lu\n", (unsigned long)rc);
     assert_int_equal(rc, 0);
+    assert_true(waited);
     wproc_close(&p);
 }
 
