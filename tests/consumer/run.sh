@@ -2,10 +2,9 @@
 # The install + consumer test. Installs the build tree into a fresh prefix,
 # then builds the outside project in project/ against it twice: with
 # find_package(piperpc CONFIG) (shared and static targets) and with a plain
-# compiler command line from pkg-config (piperpc and piperpc-static). Last,
-# embed/ includes the source tree with add_subdirectory, which must build the
-# library but none of piperpc's tests. Every program built must run and
-# succeed.
+# compiler command line from pkg-config (piperpc and piperpc-static). Every
+# program built must run and succeed. (embed.sh tests the source tree
+# embedded as a subproject.)
 #
 # usage: run.sh BUILD_DIR PROJECT_DIR WORK_DIR CMAKE CC PKG_CONFIG
 # (PROJECT_DIR is tests/consumer/project; the source tree is two levels up.)
@@ -96,18 +95,5 @@ logged "$work/pc-static.log" "$cc" -std=c11 -Wall -Wextra -Werror -DCONSUMER_EXP
     "$project/main.c" $sflags -o "$work/pc_static"
 echo "-- pc_static (pkg-config piperpc-static):"
 "$work/pc_static" || fail "pc_static (pkg-config piperpc-static) failed"
-
-echo "== add_subdirectory(piperpc)"
-src=$(cd "$project/../../.." && pwd)
-logged "$work/embed-configure.log" "$cmake" -S "$project/../embed" -B "$work/embed-build" \
-    -DPIPERPC_SOURCE_DIR="$src" -DCONSUMER_MAIN="$project/main.c" -DCMAKE_C_COMPILER="$cc" \
-    -DPIPERPC_WERROR=OFF
-ctest=$(dirname "$cmake")/ctest
-[ -x "$ctest" ] || ctest=ctest
-ntests=$(cd "$work/embed-build" && "$ctest" -N | sed -n 's/^Total Tests: *\([0-9]*\)$/\1/p')
-[ "$ntests" = 0 ] || fail "the embedding project registered $ntests of piperpc's tests"
-logged "$work/embed-build.log" "$cmake" --build "$work/embed-build" --target consumer_embedded -j2
-echo "-- consumer_embedded (add_subdirectory, piperpc::piperpc_static):"
-"$work/embed-build/consumer_embedded" || fail "consumer_embedded (add_subdirectory) failed"
 
 echo "consumer test passed"
