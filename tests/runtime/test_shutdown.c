@@ -372,6 +372,9 @@ static void *stdin_waiter(void *arg)
 
 #define STDIN_WAITERS 6
 
+/* Where child_stdin_many_waiters learns that the parent has written all. */
+static int g_written_fd = -1;
+
 static int child_stdin_many_waiters(void)
 {
     if (prpc_shutdown_watch(PRPC_SHUTDOWN_STDIN) != PRPC_OK)
@@ -380,7 +383,14 @@ static int child_stdin_many_waiters(void)
     for (int i = 0; i < STDIN_WAITERS; i++)
         if (pthread_create(&t[i], NULL, stdin_waiter, NULL) != 0)
             return 2;
-    sleep_ms(800); /* the parent writes for 400 ms, then only keeps the pipe open */
+    /* The parent writes, says so, then only keeps the pipe open. */
+    char w;
+    if (read(g_written_fd, &w, 1) != 1)
+        return 4;
+    /* A fixed time, for the waiters to take the last data and (were one
+     * wrongly left in a read) block on the empty pipe before the request;
+     * a slow machine makes the case weaker, not wrong. */
+    sleep_ms(100);
     prpc_shutdown_request();
     uint64_t until = now_ms() + 3000;
     while (atomic_load(&stdin_woken) < STDIN_WAITERS && now_ms() < until)
@@ -394,23 +404,29 @@ static int child_stdin_many_waiters(void)
 
 static void stdin_many_waiters_once(void)
 {
-    int in[2];
+    int in[2], written[2];
     assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(written), 0);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(in[0], STDIN_FILENO);
         close(in[1]);
+        close(written[1]);
+        g_written_fd = written[0];
         _exit(child_stdin_many_waiters());
     }
     close(in[0]);
-    sleep_ms(100); /* let the waiters block */
+    close(written[0]);
+    sleep_ms(100); /* lets the waiters block (a slow machine: fewer do) */
     for (int i = 0; i < 400; i++) {
         assert_int_equal(write(in[1], "x", 1), 1);
         if (i % 4 == 0)
             sleep_ms(1);
     }
+    assert_int_equal(write(written[1], "w", 1), 1);
+    close(written[1]);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid); /* the pipe stays open until here */
     close(in[1]);
