@@ -473,14 +473,16 @@ static void test_conn_idle_timeout_half_message(void **state)
     NEED_SERVER();
     prpc__listen_opts o;
     memset(&o, 0, sizeof o);
-    o.idle_timeout_ms = 300;
+    o.idle_timeout_ms = 1000;
     session ss;
     if (!session_start(&ss, state, &o))
         skip();
     prpc__tconn *c = session_dial(&ss, NULL, 0);
+    /* Activity keeps it open past 1000 ms. A pause of 250 ms leaves a
+     * loaded machine 750 ms for each round trip. */
     for (int i = 0; i < 6; i++) {
-        echo_one(c, 10, (unsigned)i); /* activity keeps it open past 300 ms */
-        prpc__sleep_ms(70);
+        echo_one(c, 10, (unsigned)i);
+        prpc__sleep_ms(250);
     }
     uint8_t *m = make_msg(1000, 9);
     assert_int_equal(prpc__tconn_send(c, m, 500), PRPC_OK); /* half, then stall */
