@@ -29,8 +29,11 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+# Tests run on every processor. The few that bound how long something may
+# take, or load the machine themselves, are marked RUN_SERIAL in their
+# CMakeLists.txt, and ctest runs each of them alone.
 jobs=$(nproc)
-ctest_jobs=2
+ctest_jobs=$jobs
 fuzz_seconds=${PIPERPC_FUZZ_SECONDS:-60}
 stages=${PIPERPC_STAGES:-"setup asan tsan fuzz valgrind windows release"}
 build_root=${PIPERPC_BUILD_ROOT:-build}
