@@ -17,15 +17,8 @@ embed=$src/tests/consumer/embed
 ctest=$(dirname "$cmake")/ctest
 [ -x "$ctest" ] || ctest=ctest
 
-fail() { echo "subproject test FAILED: $*" >&2; exit 1; }
-# Runs a command with its output in a log, shown only when it fails.
-logged() {
-    log=$1; shift
-    if ! "$@" >"$log" 2>&1; then
-        cat "$log" >&2
-        fail "$* (log: $log)"
-    fi
-}
+test_name="subproject test"
+. "$(dirname "$0")/common.sh"
 
 rm -rf "$work"
 mkdir -p "$work"

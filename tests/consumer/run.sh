@@ -16,15 +16,8 @@ fi
 build=$1 project=$2 work=$3 cmake=$4 cc=$5 pkgconfig=$6
 prefix=$work/prefix
 
-fail() { echo "consumer test FAILED: $*" >&2; exit 1; }
-# Runs a command with its output in a log, shown only when it fails.
-logged() {
-    log=$1; shift
-    if ! "$@" >"$log" 2>&1; then
-        cat "$log" >&2
-        fail "$* (log: $log)"
-    fi
-}
+test_name="consumer test"
+. "$(dirname "$0")/common.sh"
 
 rm -rf "$work"
 mkdir -p "$work"
