@@ -44,4 +44,11 @@ int test_os_wait_readable(intptr_t pollable, uint32_t timeout_ms);
  * that lowered it passed the lower limit on). Nothing on Windows. */
 void test_os_raise_handle_limit(void);
 
+/* True when a failed start of a child process may be retried: under Wine,
+ * CreateProcess now and then fails with ERROR_INTERNAL_ERROR (1359) while
+ * other processes start and stop around it, and the same call succeeds
+ * again at once. Always false on POSIX and on real Windows, where a spawn
+ * that fails is a failure. */
+bool test_os_spawn_may_retry(const char *err_msg);
+
 #endif

@@ -5,6 +5,7 @@
 #include <windows.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_os.h"
 
@@ -139,4 +140,13 @@ int test_os_wait_readable(intptr_t pollable, uint32_t timeout_ms)
 
 void test_os_raise_handle_limit(void)
 {
+}
+
+bool test_os_spawn_may_retry(const char *err_msg)
+{
+    /* Wine's ntdll exports wine_get_version; Windows' does not. */
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    bool wine = ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+    return wine && err_msg != NULL && strstr(err_msg, "spawn:") != NULL &&
+           strstr(err_msg, "1359") != NULL;
 }

@@ -105,6 +105,13 @@ static prpc__tconn *session_dial(session *ss, prpc__iopool *pool, size_t client_
     if (ss->kind == K_STDIO) {
         o.argv = ss->argv;
         st = prpc__tdial(pool, "stdio:", &o, &c, &err);
+        /* Wine's occasional internal error on CreateProcess (test_os.h);
+         * a few tries, and only there. */
+        for (int tries = 1; st != PRPC_OK && tries < 4 && test_os_spawn_may_retry(err.msg); tries++) {
+            print_message("retrying a spawn that Wine failed: %s\n", err.msg);
+            err.msg[0] = '\0';
+            st = prpc__tdial(pool, "stdio:", &o, &c, &err);
+        }
     } else {
         st = prpc__tdial(pool, ss->srv.endpoint, &o, &c, &err);
     }
