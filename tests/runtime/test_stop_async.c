@@ -24,16 +24,7 @@
 
 #include "piperpc/piperpc.h"
 #include "platform/platform.h"
-
-/* Waits until *counter reaches want or deadline_ms passes; returns the
- * last value seen. */
-static unsigned wait_count(atomic_uint *counter, unsigned want, uint64_t deadline_ms)
-{
-    unsigned n;
-    while ((n = atomic_load(counter)) < want && prpc__now_ms() < deadline_ms)
-        prpc__sleep_ms(5);
-    return n;
-}
+#include "support/test_wait.h"
 
 static prpc_server *make_server(void)
 {
@@ -137,7 +128,8 @@ static void test_stop_async_10000_from_a_timer_signal(void **state)
     struct itimerval every = {{0, 200}, {0, 200}}; /* 200 us */
     assert_int_equal(setitimer(ITIMER_REAL, &every, NULL), 0);
 
-    unsigned done = wait_count(&g_cyc_done, CYCLERS, prpc__now_ms() + 180000);
+    TEST_WAIT_UNTIL(atomic_load(&g_cyc_done) == CYCLERS, 180000);
+    unsigned done = atomic_load(&g_cyc_done);
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, NULL);
     if (done < CYCLERS) {
@@ -190,11 +182,13 @@ static void test_stop_async_128_servers_at_once(void **state)
     }
     for (unsigned i = 0; i < MANY; i++)
         assert_int_equal(pthread_create(&t[i], NULL, runner, g_many[i]), 0);
-    assert_int_equal(wait_count(&g_many_running, MANY, prpc__now_ms() + 60000), MANY);
+    TEST_WAIT_UNTIL(atomic_load(&g_many_running) == MANY, 60000);
+    assert_int_equal(atomic_load(&g_many_running), MANY);
 
     set_handler(SIGUSR1, on_usr1);
     assert_int_equal(raise(SIGUSR1), 0); /* the handler stops all of them */
-    unsigned ended = wait_count(&g_many_ended, MANY, prpc__now_ms() + 60000);
+    TEST_WAIT_UNTIL(atomic_load(&g_many_ended) == MANY, 60000);
+    unsigned ended = atomic_load(&g_many_ended);
     if (ended < MANY) {
         print_error("%u of %u servers stopped\n", ended, MANY);
         for (unsigned i = 0; i < MANY; i++)
